@@ -1,0 +1,1 @@
+"""deadletter: keeps hookmesh.dlq.> queryable, and replays or discards dead letters on request."""

@@ -1,0 +1,1 @@
+"""ingress: POST /v1/hooks/{source} → hookmesh.ingress.{source}, answered after the JetStream ack."""

@@ -1,0 +1,1 @@
+"""routing: hookmesh.events.> → content patterns → hookmesh.deliver.{destination}."""

@@ -1,0 +1,47 @@
+"""`hookmesh`: the command line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from shared.cli import configcmds, dlq, run, send, up
+from shared.cli.runner import run as run_async
+from shared.errors import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hookmesh", description="An event mesh for no-code workflow builders.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up.add_arguments(sub.add_parser("up", help="run everything on this machine (embedded NATS unless NATS_URL)"))
+    run.add_arguments(sub.add_parser("run", help="run one service"))
+    configcmds.add_apply_arguments(sub.add_parser("apply", help="store a configuration file in NATS KV"))
+    configcmds.add_get_arguments(sub.add_parser("get", help="list sources, schemas, destinations, routes, "
+                                                "consumers"))
+    send.add_arguments(sub.add_parser("send", help="post an event to a source through ingress"))
+    dlq.add_arguments(sub.add_parser("dlq", help="list, show, replay or discard dead letters"))
+    return parser
+
+
+COMMANDS = {
+    "up": up.main,
+    "run": run.main,
+    "apply": configcmds.apply,
+    "get": configcmds.get,
+    "send": send.main,
+    "dlq": dlq.main,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_async(COMMANDS[args.command](args))
+    except ConfigError as exc:
+        print(f"hookmesh: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

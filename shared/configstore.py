@@ -1,0 +1,197 @@
+"""The configuration in NATS KV: `hookmesh apply` writes it, every service watches it.
+
+One bucket (`hookmesh_config`, history 64), keys `{kind}.{name}` (schemas: `schemas.{type}.v{N}`).
+Every change is a new revision in the bucket's history; services apply changes without restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from shared import subjects
+from shared.config import KINDS, Config, check_config, decode_item, encode_item, item_name
+
+log = logging.getLogger("hookmesh.config")
+
+
+def key_for(kind: str, name: str) -> str:
+    return f"{kind}.{name}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    kind, _, name = key.partition(".")
+    return kind, name
+
+
+@dataclass
+class Snapshot:
+    """The configuration as a service sees it now."""
+
+    items: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    revision: int = 0
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.items[kind].get(name)
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        return self.items["sources"]
+
+    @property
+    def schemas(self) -> dict[str, Any]:
+        return self.items["schemas"]
+
+    @property
+    def destinations(self) -> dict[str, Any]:
+        return self.items["destinations"]
+
+    @property
+    def routes(self) -> dict[str, Any]:
+        return self.items["routes"]
+
+    @property
+    def consumers(self) -> dict[str, Any]:
+        return self.items["consumers"]
+
+
+class ConfigStore:
+    """Watches the bucket and keeps a live Snapshot; listeners run after each change."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self.snapshot = Snapshot()
+        self.loaded = asyncio.Event()
+        self._listeners: list[Callable[[str, str], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._watcher: Any = None
+
+    def on_change(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(kind, name)` runs after an item changed or was deleted."""
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        kv = await self.js.key_value(subjects.CONFIG_BUCKET)
+        self._watcher = await kv.watchall()
+        self._task = asyncio.create_task(self._run(), name="config-watch")
+
+    async def _run(self) -> None:
+        async for entry in self._watcher:
+            if entry is None:
+                if not self.loaded.is_set():
+                    count = sum(len(v) for v in self.snapshot.items.values())
+                    log.debug("configuration loaded: %d items at revision %d", count, self.snapshot.revision)
+                self.loaded.set()
+                continue
+            self._apply(entry)
+
+    def _apply(self, entry: Any) -> None:
+        kind, name = split_key(entry.key)
+        if kind not in KINDS:
+            return
+        self.snapshot.revision = max(self.snapshot.revision, entry.revision or 0)
+        if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            self.snapshot.items[kind].pop(name, None)
+        else:
+            try:
+                self.snapshot.items[kind][name] = decode_item(kind, entry.value)
+            except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+                log.error("ignoring unreadable %s %r at revision %s: %s", kind, name, entry.revision, exc)
+                return
+        if self.loaded.is_set():
+            log.info("configuration changed: %s %s (revision %s)", kind, name, entry.revision)
+        for listener in self._listeners:
+            try:
+                listener(kind, name)
+            except Exception:
+                log.exception("config listener failed for %s %s", kind, name)
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+# ---------------------------------------------------------------------------------------- apply / read
+
+@dataclass
+class Plan:
+    create: list[str] = field(default_factory=list)
+    update: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return len(self.create) + len(self.update) + len(self.delete)
+
+
+async def read_all(kv: KeyValue) -> dict[str, bytes]:
+    try:
+        keys = await kv.keys()
+    except nats.js.errors.NoKeysError:
+        return {}
+    out = {}
+    for key in keys:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            entry = await kv.get(key)
+            if entry.value:
+                out[key] = entry.value
+    return out
+
+
+async def read_config(js: JetStreamContext) -> Config:
+    kv = await js.key_value(subjects.CONFIG_BUCKET)
+    stored = await read_all(kv)
+    lists: dict[str, list[Any]] = {k: [] for k in KINDS}
+    for key, value in sorted(stored.items()):
+        kind, _ = split_key(key)
+        if kind in KINDS:
+            lists[kind].append(decode_item(kind, value))
+    return Config(**lists)
+
+
+async def apply_config(js: JetStreamContext, config: Config, *, prune: bool = False,
+                       dry_run: bool = False) -> Plan:
+    """Write every item of `config` whose stored value differs; with `prune`, delete the others."""
+    kv = await js.key_value(subjects.CONFIG_BUCKET)
+    stored = await read_all(kv)
+    known_destinations = {split_key(k)[1] for k in stored if split_key(k)[0] == "destinations"}
+    problems = check_config(config, known_destinations=known_destinations)
+    if problems:
+        from shared.errors import ConfigError
+        raise ConfigError("; ".join(f"{f}: {r}" for f, r in problems))
+    plan = Plan()
+    wanted: dict[str, bytes] = {}
+    for kind in KINDS:
+        for item in getattr(config, kind):
+            wanted[key_for(kind, item_name(kind, item))] = encode_item(item)
+    for key, value in wanted.items():
+        if key not in stored:
+            plan.create.append(key)
+        elif stored[key] != value:
+            plan.update.append(key)
+        else:
+            plan.unchanged.append(key)
+    if prune:
+        plan.delete = sorted(k for k in stored if k not in wanted)
+    if dry_run:
+        return plan
+    for key in plan.create + plan.update:
+        await kv.put(key, wanted[key])
+    for key in plan.delete:
+        await kv.delete(key)
+    return plan

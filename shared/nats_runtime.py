@@ -1,0 +1,339 @@
+"""The NATS runtime every service uses: connect, publish with trace context, and the pull loop.
+
+The pull loop is credit-based: instead of `fetch()` (which waits on each batch before asking for
+the next) it keeps pull requests outstanding for exactly the free handler slots, so messages keep
+flowing while earlier ones are handled, and never more than `max_in_flight` are held at once.
+
+A handler returns an Outcome. The loop acks only after the handler returned ACK, which handlers
+return only once everything they published was acknowledged by JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import Status, StatusCode, Tracer
+
+from shared import tracing
+from shared.envelope import CloudEvent, encode
+from shared.errors import Unavailable
+from shared.metrics import StageMetrics
+
+log = logging.getLogger("hookmesh.nats")
+
+MSG_ID = "Nats-Msg-Id"
+PUBLISH_ERRORS = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
+                  nats.errors.ConnectionReconnectingError, nats.errors.OutboundBufferLimitError,
+                  nats.js.errors.NoStreamResponseError, nats.js.errors.APIError, asyncio.TimeoutError,
+                  nats.errors.StaleConnectionError)
+
+
+async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | None = None,
+                  connect_timeout: float = 2.0) -> NATS:
+    """Connect with endless reconnects. Raises OSError-like errors only for the first connect."""
+
+    holder: list[NATS] = []
+
+    async def disconnected() -> None:
+        if holder and (holder[0].is_closed or holder[0].is_draining):
+            return
+        log.warning("disconnected from NATS; reconnecting", extra={"client": name})
+        if on_change:
+            on_change(False)
+
+    async def reconnected() -> None:
+        log.info("reconnected to NATS", extra={"client": name})
+        if on_change:
+            on_change(True)
+
+    async def error(exc: Exception) -> None:
+        log.debug("NATS client error: %s", exc, extra={"client": name})
+
+    nc = await nats.connect(
+        servers=url.split(","), name=f"hookmesh-{name}", connect_timeout=connect_timeout,
+        allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        ping_interval=10, max_outstanding_pings=3, disconnected_cb=disconnected,
+        reconnected_cb=reconnected, error_cb=error, pending_size=8 * 1024 * 1024,
+    )
+    holder.append(nc)
+    if on_change:
+        on_change(True)
+    return nc
+
+
+async def connect_with_retry(url: str, name: str, *, on_change: Callable[[bool], None] | None = None,
+                             stop: asyncio.Event | None = None) -> NATS:
+    """Connect, retrying with a capped backoff and a log line per attempt that says what to check."""
+    delay = 0.5
+    while True:
+        try:
+            return await connect(url, name, on_change=on_change)
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            log.warning("cannot reach NATS at %s (%s); retrying in %.1fs. Is nats-server running, and is "
+                        "NATS_URL right?", url, exc or type(exc).__name__, delay, extra={"client": name})
+        if stop is not None and stop.is_set():
+            raise asyncio.CancelledError
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+class Publisher:
+    """Publishes to JetStream and waits for the ack; every publish is a PRODUCER span."""
+
+    def __init__(self, nc: NATS, tracer: Tracer, metrics: StageMetrics, *, timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.js = nc.jetstream(timeout=timeout)
+        self.tracer = tracer
+        self.metrics = metrics
+        self.timeout = timeout
+
+    async def publish_event(self, subject: str, event: CloudEvent, *, msg_id: str, stream: str,
+                            headers: dict[str, str] | None = None) -> Any:
+        """Publish an envelope; its traceparent becomes this send span's, so readers of the body join the
+        trace too. Returns the PubAck; raises Unavailable when JetStream did not acknowledge."""
+        with tracing.producer_span(self.tracer, subject, message_id=event.id) as span:
+            event.traceparent, event.tracestate = tracing.traceparent_of(span)
+            body = encode(event)
+            span.set_attribute("messaging.message.body.size", len(body))
+            span.set_attribute("hookmesh.event.type", event.type)
+            return await self._send(span, subject, body, msg_id, stream, headers)
+
+    async def publish_raw(self, subject: str, body: bytes, *, msg_id: str, stream: str,
+                          headers: dict[str, str] | None = None) -> Any:
+        with tracing.producer_span(self.tracer, subject, message_id=msg_id, body_size=len(body)) as span:
+            return await self._send(span, subject, body, msg_id, stream, headers)
+
+    async def _send(self, span: Any, subject: str, body: bytes, msg_id: str, stream: str,
+                    headers: dict[str, str] | None) -> Any:
+        hdrs = dict(headers or {})
+        hdrs[MSG_ID] = msg_id
+        tracing.inject(hdrs)
+        if not self.nc.is_connected:
+            self.metrics.publish_errors.labels(self.metrics.service, "disconnected").inc()
+            span.set_status(Status(StatusCode.ERROR, "not connected to NATS"))
+            raise Unavailable("not connected to NATS", headers={"Retry-After": "5"})
+        try:
+            ack = await self.js.publish(subject, body, timeout=self.timeout, stream=stream, headers=hdrs)
+        except PUBLISH_ERRORS as exc:
+            reason = type(exc).__name__
+            self.metrics.publish_errors.labels(self.metrics.service, reason).inc()
+            span.set_status(Status(StatusCode.ERROR, reason))
+            raise Unavailable(f"JetStream did not acknowledge the write ({reason})",
+                              headers={"Retry-After": "5"}) from exc
+        self.metrics.published.labels(self.metrics.service, stream).inc()
+        if ack.duplicate:
+            span.set_attribute("hookmesh.duplicate", True)
+        return ack
+
+
+# ------------------------------------------------------------------------------------------- outcomes
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str  # ack | nak | term
+    delay: float | None = None
+    reason: str = ""
+
+    @staticmethod
+    def nak(delay: float | None = None, reason: str = "") -> Outcome:
+        return Outcome("nak", delay, reason)
+
+
+ACK = Outcome("ack")
+TERM = Outcome("term")
+Handler = Callable[[Msg], Awaitable[Outcome]]
+
+
+# ------------------------------------------------------------------------------------------- consumers
+
+async def ensure_consumer(js: JetStreamContext, stream: str, durable: str, filter_subject: str, *,
+                          ack_wait: float = 30.0, max_ack_pending: int = 1000,
+                          description: str = "") -> None:
+    """Create the durable pull consumer, or update it in place; its position is never reset."""
+    config = ConsumerConfig(
+        durable_name=durable, name=durable, description=description or None,
+        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, filter_subject=filter_subject,
+        ack_wait=ack_wait, max_deliver=-1, max_ack_pending=max_ack_pending, max_waiting=512,
+    )
+    await js.add_consumer(stream, config)
+
+
+class PullConsumer:
+    """Runs a handler over a durable pull consumer with at most `max_in_flight` messages held."""
+
+    def __init__(self, nc: NATS, stream: str, durable: str, handler: Handler, *, tracer: Tracer,
+                 metrics: StageMetrics, max_in_flight: int = 64, expires: float = 10.0,
+                 heartbeat: float = 2.0, nak_delay_on_error: float = 2.0) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.durable = durable
+        self.handler = handler
+        self.tracer = tracer
+        self.metrics = metrics
+        self.max_in_flight = max_in_flight
+        self.expires = expires
+        self.heartbeat = heartbeat
+        self.nak_delay_on_error = nak_delay_on_error
+        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._requested = 0
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._last_seen = time.monotonic()
+        self._stopping = False
+        self._paused = False
+        self._sub: Any = None
+        self._pump: asyncio.Task[None] | None = None
+        self.healthy = False
+        self.last_error = ""
+        self._gauge = metrics.in_flight.labels(metrics.service, durable)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def start(self) -> None:
+        inbox = self.nc.new_inbox()
+        self._sub = await self.nc.subscribe(inbox, cb=self._on_message)
+        self._inbox = inbox
+        self._pump = asyncio.create_task(self._pump_loop(), name=f"pull-{self.durable}")
+
+    def pause(self, paused: bool) -> None:
+        self._paused = paused
+        self._wake.set()
+
+    def reset_credits(self) -> None:
+        """Forget outstanding pull requests (after a reconnect the server may have dropped them)."""
+        self._requested = 0
+        self._wake.set()
+
+    async def _pump_loop(self) -> None:
+        batch_floor = max(1, self.max_in_flight // 4)
+        while not self._stopping:
+            idle = time.monotonic() - self._last_seen
+            if self._requested and idle > self.expires + 2 * self.heartbeat:
+                self._requested = 0  # requests were lost (reconnect, leader change): ask again
+            free = self.max_in_flight - self._in_flight - self._requested
+            if not self._paused and self.nc.is_connected and (free >= batch_floor or
+                                                               (free > 0 and self._requested == 0)):
+                request = {"batch": free, "expires": int(self.expires * 1e9),
+                           "idle_heartbeat": int(self.heartbeat * 1e9)}
+                try:
+                    await self.nc.publish(self._next_subject, msgspec.json.encode(request), reply=self._inbox)
+                    self._requested += free
+                    self._last_seen = time.monotonic()
+                except (nats.errors.Error, OSError) as exc:
+                    self.last_error = str(exc)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat)
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._last_seen = time.monotonic()
+        if not msg.data and msg.headers and "Status" in msg.headers:
+            self._on_status(msg)
+            return
+        if msg.headers is None and not msg.data and not msg.reply:
+            return
+        self._requested = max(0, self._requested - 1)
+        if self._stopping:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            return
+        self._in_flight += 1
+        self._gauge.inc()
+        task = asyncio.create_task(self._handle(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_status(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status", "")
+        if status == "100":
+            self.healthy = True
+            return
+        pending = headers.get("Nats-Pending-Messages")
+        if pending is not None:
+            self._requested = max(0, self._requested - int(pending))
+        elif status in ("404", "408"):
+            self._requested = 0
+        if status == "409":
+            description = headers.get("Description", "")
+            self.last_error = description
+            if "Deleted" in description or "Leadership" in description:
+                self._requested = 0
+            log.warning("pull request on %s answered 409: %s", self.durable, description)
+        self._wake.set()
+
+    async def _handle(self, msg: Msg) -> None:
+        started = time.perf_counter()
+        outcome = Outcome.nak(self.nak_delay_on_error, "handler_error")
+        try:
+            with tracing.consumer_span(self.tracer, msg.subject, msg.headers, consumer=self.durable,
+                                       body_size=len(msg.data)) as span:
+                try:
+                    outcome = await self.handler(msg)
+                except Unavailable as exc:
+                    outcome = Outcome.nak(self.nak_delay_on_error, "unavailable")
+                    span.set_status(Status(StatusCode.ERROR, str(exc)))
+                    log.warning("%s: output not acknowledged, will retry: %s", self.durable, exc)
+                except asyncio.CancelledError:
+                    outcome = Outcome.nak(0, "cancelled")
+                    raise
+                except Exception as exc:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    log.exception("%s: handler failed; the message will be redelivered", self.durable)
+        finally:
+            await self._settle(msg, outcome)
+            self.metrics.messages.labels(self.metrics.service, self.durable,
+                                         outcome.reason or outcome.kind).inc()
+            self.metrics.handle_seconds.labels(self.metrics.service, self.durable).observe(
+                time.perf_counter() - started)
+            self._in_flight -= 1
+            self._gauge.dec()
+            self._wake.set()
+
+    async def _settle(self, msg: Msg, outcome: Outcome) -> None:
+        try:
+            if outcome.kind == "ack":
+                await msg.ack()
+            elif outcome.kind == "term":
+                await msg.term()
+            else:
+                await msg.nak(delay=outcome.delay)
+        except (nats.errors.Error, OSError) as exc:
+            # The server redelivers after ack_wait; at-least-once holds, and outputs are deduplicated.
+            log.warning("%s: could not %s a message: %s", self.durable, outcome.kind, exc)
+
+    async def stop(self, grace: float) -> None:
+        """Stop asking for messages, let in-flight ones finish within `grace`, hand back the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._pump:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()

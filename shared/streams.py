@@ -1,0 +1,75 @@
+"""Provisioning of the four streams and the KV buckets: create, or update in place; never destroy."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+
+from shared import subjects
+
+log = logging.getLogger("hookmesh.streams")
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: list[str]
+    max_age: float
+    description: str
+    duplicate_window: float = 120.0
+
+
+STREAMS = (
+    StreamSpec(subjects.INGRESS_STREAM, [subjects.INGRESS_ALL], 7 * DAY, "raw accepted webhooks, as envelopes"),
+    StreamSpec(subjects.EVENTS_STREAM, [subjects.EVENTS_ALL], 7 * DAY,
+               "validated events; consumer services subscribe here"),
+    StreamSpec(subjects.DELIVER_STREAM, [subjects.DELIVER_ALL], 7 * DAY, "one subject per destination"),
+    StreamSpec(subjects.DLQ_STREAM, [subjects.DLQ_ALL], 30 * DAY, "dead letters"),
+)
+
+BUCKETS = (
+    (subjects.CONFIG_BUCKET, 64, 0.0, "sources, schemas, destinations, routes, consumers; with history"),
+    (subjects.DLQ_STATUS_BUCKET, 5, 30 * DAY, "replayed / discarded state of dead letters"),
+    (subjects.ATTEMPTS_BUCKET, 1, 7 * DAY, "delivery attempt history of events being retried"),
+)
+
+
+def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name, description=spec.description, subjects=spec.subjects,
+        retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, max_age=spec.max_age,
+        num_replicas=replicas, duplicate_window=spec.duplicate_window, discard=DiscardPolicy.OLD,
+        allow_direct=True, max_msg_size=8 * 1024 * 1024,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create each stream, or update its settings in place. Messages and consumers are kept."""
+    for spec in STREAMS:
+        config = stream_config(spec, replicas)
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != 10058:  # stream name already in use with a different configuration
+                raise
+            await js.update_stream(config)
+    await ensure_buckets(js, replicas=replicas)
+
+
+async def ensure_buckets(js: JetStreamContext, *, replicas: int = 1) -> None:
+    for bucket, history, ttl, description in BUCKETS:
+        try:
+            await js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            try:
+                await js.create_key_value(KeyValueConfig(
+                    bucket=bucket, history=history, ttl=ttl or None, replicas=replicas,
+                    storage=StorageType.FILE, description=description))
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != 10058:  # created concurrently by another service
+                    raise
