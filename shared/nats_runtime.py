@@ -65,11 +65,14 @@ async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | No
 
     nc = await nats.connect(
         servers=url.split(","), name=f"hookmesh-{name}", connect_timeout=connect_timeout,
-        allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        # Bounded for the first connect (nats-py would otherwise retry it forever, silently);
+        # unbounded once connected, so a running service rides out any outage.
+        allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.5,
         ping_interval=10, max_outstanding_pings=3, disconnected_cb=disconnected,
         reconnected_cb=reconnected, error_cb=error, pending_size=8 * 1024 * 1024,
     )
     holder.append(nc)
+    nc.options["max_reconnect_attempts"] = -1
     if on_change:
         on_change(True)
     return nc

@@ -150,11 +150,9 @@ class DeadLetterService:
         letter, _ = await self._load(letter_id)
         subject = await replay(self.ctx.publisher, letter)
         record = Status(status="replayed", at=now_rfc3339(), replay_subject=subject)
-        try:
+        # If another replica replayed it at the same moment, the shared message id stored it once.
+        with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
             await self.status_kv.create(letter_id, msgspec.json.encode(record))
-        except nats.js.errors.KeyWrongLastSequenceError:
-            # Another replica replayed it at the same moment; the shared message id stored it once.
-            pass
         self.index.statuses[letter_id] = record
         log.info("replayed dead letter into %s", subject, extra={"dead_letter_id": letter_id,
                                                                  "event_id": letter.event_id})

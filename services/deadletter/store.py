@@ -106,8 +106,7 @@ class DeadLetterIndex:
 
 def present(letter: DeadLetter, status: Status | None) -> dict[str, Any]:
     """A dead letter as the API shows it: the record plus its status."""
-    out = msgspec.to_builtins(letter)
-    out["event"] = msgspec.json.decode(letter.event)
+    out: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(letter))
     out["status"] = status.status if status else "pending"
     if status:
         out["status_at"] = status.at

@@ -20,14 +20,14 @@ async def call(method: str, url: str, *, body: bytes | None = None, headers: dic
     if token and "Authorization" not in hdrs:
         hdrs["Authorization"] = f"Bearer {token}"
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.request(method, url, data=body, headers=hdrs) as resp:
-                raw = await resp.read()
-                try:
-                    data = msgspec.json.decode(raw) if raw else None
-                except msgspec.DecodeError:
-                    data = raw.decode(errors="replace")
-                return resp.status, data
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                    session.request(method, url, data=body, headers=hdrs) as resp):
+            raw = await resp.read()
+            try:
+                data = msgspec.json.decode(raw) if raw else None
+            except msgspec.DecodeError:
+                data = raw.decode(errors="replace")
+            return resp.status, data
     except aiohttp.ClientConnectorError as exc:
         raise ApiError(f"cannot reach {url} ({exc.os_error or exc}); is `hookmesh up` running?") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ async def main(args: argparse.Namespace) -> int:
     if args.json == "-":
         body = sys.stdin.buffer.read()
     elif args.json.startswith("@"):
-        body = Path(args.json[1:]).read_bytes()
+        body = await asyncio.to_thread(Path(args.json[1:]).read_bytes)
     else:
         body = args.json.encode()
     try:

@@ -38,11 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=".hookmesh", help="where the embedded NATS keeps its store "
                         "(default: ./.hookmesh)")
     parser.add_argument("--nats-port", type=int, default=4222, help="port of the embedded NATS (default 4222)")
-    parser.add_argument("--no-demo-sink", action="store_true", help="do not run the demo sink on :8089")
+    parser.add_argument("--no-demo-sink", action="store_true", help="do not run the demo sink")
+    parser.add_argument("--demo-sink-port", type=int, default=DEMO_SINK_PORT,
+                        help=f"port of the demo sink (default {DEMO_SINK_PORT})")
 
 
-async def provision_and_apply(settings: Settings, config_path: Path) -> None:
+async def provision_and_apply(settings: Settings, config_path: Path, *, demo_sink_port: int | None = None) -> None:
     config = load_config(config_path)
+    if demo_sink_port is not None:
+        for destination in config.destinations:
+            if destination.name == "demo-sink":
+                destination.url = f"http://127.0.0.1:{demo_sink_port}/hooks"
     nc = await nats_runtime.connect(settings.nats_url, "up")
     try:
         js = nc.jetstream()
@@ -85,9 +91,9 @@ async def main(args: argparse.Namespace) -> int:
     hosts: list[ServiceHost] = []
     sink = None
     try:
-        await provision_and_apply(settings, config_path)
+        await provision_and_apply(settings, config_path, demo_sink_port=args.demo_sink_port if demo else None)
         if demo:
-            sink = await start_demo_sink("127.0.0.1", DEMO_SINK_PORT)
+            sink = await start_demo_sink("127.0.0.1", args.demo_sink_port)
         hosts = [ServiceHost(load_service(name), settings, admin_api=name == "deadletter") for name in SERVICES]
         starting = asyncio.gather(*(h.start() for h in hosts))
         waiter = asyncio.ensure_future(stop.wait())
@@ -96,7 +102,7 @@ async def main(args: argparse.Namespace) -> int:
             starting.cancel()
         else:
             starting.result()
-            print_banner(settings, demo)
+            print_banner(settings, args.demo_sink_port if demo else None)
             await stop.wait()
     finally:
         await asyncio.gather(*(h.stop() for h in hosts), return_exceptions=True)
@@ -109,7 +115,7 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_banner(settings: Settings, demo: bool) -> None:
+def print_banner(settings: Settings, demo_sink_port: int | None) -> None:
     lines = [
         "",
         "hookmesh is up",
@@ -118,9 +124,9 @@ def print_banner(settings: Settings, demo: bool) -> None:
         f"  NATS         {settings.nats_url}",
         "  health       " + ", ".join(f"{s} :{settings.ports[s]}" for s in SERVICES) + "  (/healthz /readyz /metrics)",
     ]
-    if demo:
+    if demo_sink_port is not None:
         lines += [
-            f"  demo sink    http://127.0.0.1:{DEMO_SINK_PORT}/hooks (prints what it receives)",
+            f"  demo sink    http://127.0.0.1:{demo_sink_port}/hooks (prints what it receives)",
             "",
             "try:",
             f"  curl -sS -X POST {settings.url('ingress')}/v1/hooks/demo -H 'Content-Type: application/json' "
