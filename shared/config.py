@@ -7,6 +7,7 @@ the file has one, and the reason. Unknown fields are errors too: a typo must not
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from pathlib import Path
@@ -144,7 +145,7 @@ def _dec_hook(typ: type, obj: Any) -> Any:
     if typ is Duration:
         return Duration(parse_duration(obj))
     if typ is Rate:
-        if isinstance(obj, int | float) and not isinstance(obj, bool) and obj > 0:
+        if isinstance(obj, int | float) and not isinstance(obj, bool) and math.isfinite(obj) and obj > 0:
             return Rate(obj)
         if not isinstance(obj, str):
             raise ValueError(f"expected a rate such as 50/s, got {obj!r}")
@@ -200,6 +201,8 @@ def _line_of(root: yaml.Node | None, path: str) -> int | None:
         if index and isinstance(node, yaml.SequenceNode):
             i = int(index)
             node = node.value[i] if i < len(node.value) else None
+            if node is not None:
+                line = node.start_mark.line + 1
         elif key and isinstance(node, yaml.MappingNode):
             found = [(k, v) for k, v in node.value if getattr(k, "value", None) == key]
             if not found:
@@ -246,6 +249,9 @@ def parse_config(text: str, *, file: str = "<config>") -> Config:
         config = convert(raw, Config)
     except msgspec.ValidationError as exc:
         reason, path = _field_from_msgspec(str(exc))
+        unknown = re.match(r"Object contains unknown field `([^`]+)`", reason)
+        if unknown and path is not None:
+            path = f"{path}.{unknown.group(1)}"
         reason = _suggest_field(reason)
         line = _line_of(root, path) if path else None
         field = (path or "").removeprefix("$.")

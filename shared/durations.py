@@ -1,5 +1,6 @@
 """Durations as operators write them (`200ms`, `5s`, `10m`, `1h`, `24h`, `7d`) and rates (`50/s`)."""
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -12,9 +13,11 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration such as 5s or 200ms, got {text!r}")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"a duration cannot be negative: {text}")
+        if not math.isfinite(text) or text < 0:
+            raise ValueError(f"a duration must be a finite, non-negative number: {text}")
         return float(text)
+    if not isinstance(text, str):
+        raise ValueError(f"expected a duration such as 5s or 200ms, got {text!r}")
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"expected a duration such as 200ms, 5s, 10m, 1h or 7d, got {text!r}")

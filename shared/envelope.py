@@ -135,5 +135,5 @@ def schema_uri(event_type: str, version: int) -> str:
 def parse_schema_uri(uri: str | None) -> tuple[str, int] | None:
     if not uri:
         return None
-    match = _SCHEMA_URI.match(uri)
+    match = _SCHEMA_URI.fullmatch(uri)
     return (match.group("type"), int(match.group("version"))) if match else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 MISSING: Any = object()
+_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
 def resolve(document: Any, pointer: str) -> Any:
@@ -22,7 +24,7 @@ def resolve(document: Any, pointer: str) -> Any:
                 return MISSING
             node = node[token]
         elif isinstance(node, list):
-            if not token.isdigit() or int(token) >= len(node):
+            if not _INDEX.fullmatch(token) or int(token) >= len(node):
                 return MISSING
             node = node[int(token)]
         else:

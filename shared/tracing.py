@@ -131,12 +131,45 @@ def messaging_attributes(subject: str, operation: str, *, message_id: str | None
     return attributes
 
 
+def _unsampled_child(parent: trace.SpanContext) -> trace.Span:
+    """A non-recording child of an unsampled context: same trace id, a fresh span id, no SDK work.
+
+    Parent-based sampling would drop the child anyway; skipping the SDK for it removes most of the
+    cost of tracing from the hot path, while the trace context still flows to every hop.
+    """
+    return trace.NonRecordingSpan(trace.SpanContext(parent.trace_id, _random_span_id(), False, parent.trace_flags,
+                                                    parent.trace_state))
+
+
+def _random_span_id() -> int:
+    return int.from_bytes(os.urandom(8), "big") or 1
+
+
+@contextmanager
+def _use(span: trace.Span, ctx: otel_context.Context | None = None) -> Iterator[trace.Span]:
+    token = otel_context.attach(trace.set_span_in_context(span, ctx))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
+
+
+def _sampled_out(parent: trace.SpanContext) -> bool:
+    return parent.is_valid and not parent.trace_flags.sampled
+
+
 @contextmanager
 def consumer_span(tracer: Tracer, subject: str, headers: Mapping[str, str] | None, *,
                   consumer: str, body_size: int) -> Iterator[trace.Span]:
     """`process <subject>` CONSUMER span, a child of the context the producer put in the headers."""
+    parent = extract(headers)
+    parent_span = trace.get_current_span(parent).get_span_context()
+    if _sampled_out(parent_span):
+        with _use(_unsampled_child(parent_span), parent) as span:
+            yield span
+        return
     with tracer.start_as_current_span(
-        f"process {subject}", context=extract(headers), kind=SpanKind.CONSUMER,
+        f"process {subject}", context=parent, kind=SpanKind.CONSUMER,
         attributes=messaging_attributes(subject, "process", body_size=body_size, consumer=consumer),
     ) as span:
         yield span
@@ -145,6 +178,11 @@ def consumer_span(tracer: Tracer, subject: str, headers: Mapping[str, str] | Non
 @contextmanager
 def producer_span(tracer: Tracer, subject: str, *, message_id: str | None,
                   body_size: int | None = None) -> Iterator[trace.Span]:
+    current = trace.get_current_span().get_span_context()
+    if _sampled_out(current):
+        with _use(_unsampled_child(current)) as span:
+            yield span
+        return
     with tracer.start_as_current_span(
         f"send {subject}", kind=SpanKind.PRODUCER,
         attributes=messaging_attributes(subject, "send", message_id=message_id, body_size=body_size),

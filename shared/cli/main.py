@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.cli import configcmds, dlq, run, send, up
+from shared.cli import bench, configcmds, dlq, run, send, up
 from shared.cli.runner import run as run_async
 from shared.errors import ConfigError
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "consumers"))
     send.add_arguments(sub.add_parser("send", help="post an event to a source through ingress"))
     dlq.add_arguments(sub.add_parser("dlq", help="list, show, replay or discard dead letters"))
+    bench.add_arguments(sub.add_parser("bench", help="measure hookmesh against the raw JetStream limit"))
     return parser
 
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "get": configcmds.get,
     "send": send.main,
     "dlq": dlq.main,
+    "bench": bench.main,
 }
 
 
