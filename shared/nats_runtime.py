@@ -94,6 +94,93 @@ async def connect_with_retry(url: str, name: str, *, on_change: Callable[[bool],
         delay = min(delay * 2, 5.0)
 
 
+class PubAck(msgspec.Struct):
+    """JetStream's answer to a publish."""
+
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    domain: str | None = None
+
+
+class _PubAckReply(msgspec.Struct):
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    domain: str | None = None
+    error: dict[str, Any] | None = None
+
+
+_puback_decoder = msgspec.json.Decoder(_PubAckReply)
+
+
+class _AckInbox:
+    """Waits for JetStream publish acks on one wildcard inbox.
+
+    What nats-py's request() does per publish (a fresh token, a timer and a wait_for) is done here
+    once: futures are keyed by a counter, and one sweeper fails those past their deadline.
+    """
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+        self.prefix = nc.new_inbox()
+        self.pending: dict[str, tuple[asyncio.Future[PubAck], float]] = {}
+        self.counter = 0
+        self.sub: Any = None
+        self.sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.sub = await self.nc.subscribe(f"{self.prefix}.*", cb=self._on_reply)
+        self.sweeper = asyncio.create_task(self._sweep())
+
+    def expect(self, timeout: float) -> tuple[str, asyncio.Future[PubAck]]:
+        self.counter += 1
+        token = str(self.counter)
+        future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
+        self.pending[token] = (future, time.monotonic() + timeout)
+        return f"{self.prefix}.{token}", future
+
+    def forget(self, reply: str) -> None:
+        self.pending.pop(reply.rsplit(".", 1)[1], None)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        entry = self.pending.pop(msg.subject.rsplit(".", 1)[1], None)
+        if entry is None or entry[0].done():
+            return
+        future = entry[0]
+        status = (msg.headers or {}).get("Status")
+        if status == "503":
+            future.set_exception(nats.js.errors.NoStreamResponseError())
+            return
+        try:
+            reply = _puback_decoder.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            future.set_exception(nats.js.errors.APIError(description=f"unreadable publish ack: {exc}"))
+            return
+        if reply.error:
+            future.set_exception(nats.js.errors.APIError.from_error(reply.error))
+        else:
+            future.set_result(PubAck(reply.stream, reply.seq, reply.duplicate, reply.domain))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            expired = [t for t, (_, deadline) in self.pending.items() if deadline < now]
+            for token in expired:
+                future, _ = self.pending.pop(token)
+                if not future.done():
+                    future.set_exception(nats.errors.TimeoutError())
+
+    async def close(self) -> None:
+        if self.sweeper:
+            self.sweeper.cancel()
+        for future, _ in self.pending.values():
+            if not future.done():
+                future.set_exception(nats.errors.ConnectionClosedError())
+        self.pending.clear()
+
+
 class Publisher:
     """Publishes to JetStream and waits for the ack; every publish is a PRODUCER span."""
 
@@ -103,44 +190,65 @@ class Publisher:
         self.tracer = tracer
         self.metrics = metrics
         self.timeout = timeout
+        self._acks = _AckInbox(nc)
+        self._started = False
+        self._published: dict[str, Any] = {}
+        self._errors: dict[str, Any] = {}
 
     async def publish_event(self, subject: str, event: CloudEvent, *, msg_id: str, stream: str,
-                            headers: dict[str, str] | None = None) -> Any:
+                            headers: dict[str, str] | None = None) -> PubAck:
         """Publish an envelope; its traceparent becomes this send span's, so readers of the body join the
         trace too. Returns the PubAck; raises Unavailable when JetStream did not acknowledge."""
         with tracing.producer_span(self.tracer, subject, message_id=event.id) as span:
             event.traceparent, event.tracestate = tracing.traceparent_of(span)
             body = encode(event)
-            span.set_attribute("messaging.message.body.size", len(body))
-            span.set_attribute("hookmesh.event.type", event.type)
+            if span.is_recording():
+                span.set_attribute("messaging.message.body.size", len(body))
+                span.set_attribute("hookmesh.event.type", event.type)
             return await self._send(span, subject, body, msg_id, stream, headers)
 
     async def publish_raw(self, subject: str, body: bytes, *, msg_id: str, stream: str,
-                          headers: dict[str, str] | None = None) -> Any:
+                          headers: dict[str, str] | None = None) -> PubAck:
         with tracing.producer_span(self.tracer, subject, message_id=msg_id, body_size=len(body)) as span:
             return await self._send(span, subject, body, msg_id, stream, headers)
 
+    def _error(self, span: Any, reason: str, detail: str) -> Unavailable:
+        counter = self._errors.get(reason)
+        if counter is None:
+            counter = self._errors[reason] = self.metrics.publish_errors.labels(self.metrics.service, reason)
+        counter.inc()
+        span.set_status(Status(StatusCode.ERROR, reason))
+        return Unavailable(detail, headers={"Retry-After": "5"})
+
     async def _send(self, span: Any, subject: str, body: bytes, msg_id: str, stream: str,
-                    headers: dict[str, str] | None) -> Any:
-        hdrs = dict(headers or {})
+                    headers: dict[str, str] | None) -> PubAck:
+        hdrs = dict(headers) if headers else {}
         hdrs[MSG_ID] = msg_id
+        hdrs["Nats-Expected-Stream"] = stream
         tracing.inject(hdrs)
         if not self.nc.is_connected:
-            self.metrics.publish_errors.labels(self.metrics.service, "disconnected").inc()
-            span.set_status(Status(StatusCode.ERROR, "not connected to NATS"))
-            raise Unavailable("not connected to NATS", headers={"Retry-After": "5"})
+            raise self._error(span, "disconnected", "not connected to NATS")
+        if not self._started:
+            self._started = True
+            await self._acks.start()
+        reply, future = self._acks.expect(self.timeout)
         try:
-            ack = await self.js.publish(subject, body, timeout=self.timeout, stream=stream, headers=hdrs)
+            await self.nc.publish(subject, body, reply=reply, headers=hdrs)
+            ack = await future
         except PUBLISH_ERRORS as exc:
+            self._acks.forget(reply)
             reason = type(exc).__name__
-            self.metrics.publish_errors.labels(self.metrics.service, reason).inc()
-            span.set_status(Status(StatusCode.ERROR, reason))
-            raise Unavailable(f"JetStream did not acknowledge the write ({reason})",
-                              headers={"Retry-After": "5"}) from exc
-        self.metrics.published.labels(self.metrics.service, stream).inc()
-        if ack.duplicate:
+            raise self._error(span, reason, f"JetStream did not acknowledge the write ({reason})") from exc
+        counter = self._published.get(stream)
+        if counter is None:
+            counter = self._published[stream] = self.metrics.published.labels(self.metrics.service, stream)
+        counter.inc()
+        if ack.duplicate and span.is_recording():
             span.set_attribute("hookmesh.duplicate", True)
         return ack
+
+    async def close(self) -> None:
+        await self._acks.close()
 
 
 # ------------------------------------------------------------------------------------------- outcomes
@@ -204,6 +312,8 @@ class PullConsumer:
         self.healthy = False
         self.last_error = ""
         self._gauge = metrics.in_flight.labels(metrics.service, durable)
+        self._seconds = metrics.handle_seconds.labels(metrics.service, durable)
+        self._outcomes: dict[str, Any] = {}
 
     @property
     def in_flight(self) -> int:
@@ -303,10 +413,13 @@ class PullConsumer:
                     log.exception("%s: handler failed; the message will be redelivered", self.durable)
         finally:
             await self._settle(msg, outcome)
-            self.metrics.messages.labels(self.metrics.service, self.durable,
-                                         outcome.reason or outcome.kind).inc()
-            self.metrics.handle_seconds.labels(self.metrics.service, self.durable).observe(
-                time.perf_counter() - started)
+            label = outcome.reason or outcome.kind
+            counter = self._outcomes.get(label)
+            if counter is None:
+                counter = self._outcomes[label] = self.metrics.messages.labels(self.metrics.service, self.durable,
+                                                                               label)
+            counter.inc()
+            self._seconds.observe(time.perf_counter() - started)
             self._in_flight -= 1
             self._gauge.dec()
             self._wake.set()

@@ -70,6 +70,7 @@ class ServiceHost:
         self.metrics = StageMetrics(self.registry, self.name)
         self.tracer = tracing.tracer_for(self.name)
         self.nc: NATS | None = None
+        self.publisher: Publisher | None = None
         self.config: ConfigStore | None = None
         self.started = False
         self.stopping = False
@@ -152,7 +153,8 @@ class ServiceHost:
         self.config = ConfigStore(js)
         await self.config.start()
         await self.config.loaded.wait()
-        publisher = Publisher(self.nc, self.tracer, self.metrics, timeout=self.settings.publish_timeout)
+        publisher = self.publisher = Publisher(self.nc, self.tracer, self.metrics,
+                                               timeout=self.settings.publish_timeout)
         ctx = ServiceContext(
             name=self.name, settings=self.settings, nc=self.nc, js=js, tracer=self.tracer,
             registry=self.registry, metrics=self.metrics, config=self.config, publisher=publisher,
@@ -173,6 +175,8 @@ class ServiceHost:
             await self.service.stop(grace)
         if self.config:
             await self.config.stop()
+        if self.publisher is not None:
+            await self.publisher.close()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.drain(), timeout=5)
