@@ -30,6 +30,12 @@ class StageMetrics:
                                      "reason", ["service", "reason"], registry=registry)
         self.nats_connected = Gauge("hookmesh_nats_connected", "1 while connected to NATS",
                                     ["service"], registry=registry)
+        self.backlog = Gauge("hookmesh_consumer_pending", "Messages not yet delivered to this consumer "
+                             "(read from JetStream at scrape time)", ["stream", "consumer"], registry=registry)
+        self.ack_pending = Gauge("hookmesh_consumer_ack_pending", "Messages delivered and not yet acknowledged "
+                                 "(in flight or waiting for a retry)", ["stream", "consumer"], registry=registry)
+        self.redelivered = Gauge("hookmesh_consumer_redelivered", "Messages redelivered at least once and still "
+                                 "unacknowledged", ["stream", "consumer"], registry=registry)
         self.config_revision = Gauge("hookmesh_config_revision", "Revision of the configuration bucket "
                                      "this service has applied", ["service"], registry=registry)
 

@@ -121,9 +121,26 @@ class ServiceHost:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         self.metrics.nats_connected.labels(self.name).set(1 if self.nc and self.nc.is_connected else 0)
+        await self._read_backlog()
         if self.config:
             self.metrics.config_revision.labels(self.name).set(self.config.snapshot.revision)
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _read_backlog(self) -> None:
+        """Consumer backlog straight from JetStream, so the numbers are right even across replicas."""
+        if not (self.started and self.nc and self.nc.is_connected):
+            return
+        js = self.nc.jetstream(timeout=2.0)
+        for consumer in getattr(self.service, "pull_consumers", list)():
+            try:
+                info = await js.consumer_info(consumer.stream, consumer.durable)
+            except Exception as exc:
+                log.debug("could not read consumer %s: %s", consumer.durable, exc)
+                continue
+            labels = (consumer.stream, consumer.durable)
+            self.metrics.backlog.labels(*labels).set(info.num_pending or 0)
+            self.metrics.ack_pending.labels(*labels).set(info.num_ack_pending or 0)
+            self.metrics.redelivered.labels(*labels).set(info.num_redelivered or 0)
 
     # -------------------------------------------------------------------------------------- lifecycle
 
