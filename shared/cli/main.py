@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.cli import bench, configcmds, dlq, run, send, up
+from shared.cli import asyncapi, bench, configcmds, dlq, run, send, up
 from shared.cli.runner import run as run_async
 from shared.errors import ConfigError
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_arguments(sub.add_parser("send", help="post an event to a source through ingress"))
     dlq.add_arguments(sub.add_parser("dlq", help="list, show, replay or discard dead letters"))
     bench.add_arguments(sub.add_parser("bench", help="measure hookmesh against the raw JetStream limit"))
+    asyncapi.add_arguments(sub.add_parser("asyncapi", help="the AsyncAPI 3.0 document of every subject"))
     return parser
 
 
@@ -33,6 +34,7 @@ COMMANDS = {
     "send": send.main,
     "dlq": dlq.main,
     "bench": bench.main,
+    "asyncapi": asyncapi.main,
 }
 
 
