@@ -20,6 +20,15 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give one") from None
 
 
+def _env_port(name: str, default: int) -> int:
+    """A port from the environment. Kubernetes service links inject NAME=tcp://10.0.0.1:8080 for a Service
+    named like ours; that is not a setting of ours, so it is ignored rather than fatal."""
+    raw = os.environ.get(name, "")
+    if raw.startswith(("tcp://", "udp://")):
+        return default
+    return _env_int(name, default)
+
+
 def port_env(service: str) -> str:
     return f"HOOKMESH_{service.upper()}_PORT"
 
@@ -40,7 +49,7 @@ class Settings:
         return cls(
             nats_url=os.environ.get("NATS_URL") or DEFAULT_NATS_URL,
             host=os.environ.get("HOOKMESH_HOST") or "127.0.0.1",
-            ports={s: _env_int(port_env(s), p) for s, p in DEFAULT_PORTS.items()},
+            ports={s: _env_port(port_env(s), p) for s, p in DEFAULT_PORTS.items()},
             admin_token=os.environ.get("HOOKMESH_ADMIN_TOKEN") or None,
             replicas=_env_int("HOOKMESH_REPLICAS", 1),
             max_body_bytes=_env_int("HOOKMESH_MAX_BODY_BYTES", 1024 * 1024),
