@@ -52,11 +52,15 @@ class EmbeddedNats:
     """A JetStream-enabled nats-server on loopback with a persistent store directory."""
 
     def __init__(self, store_dir: str | os.PathLike[str], *, port: int = 4222, host: str = "127.0.0.1",
-                 extra_args: list[str] | None = None, log_file: str | os.PathLike[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, log_file: str | os.PathLike[str] | None = None,
+                 sync_interval: str | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.port = port
         self.host = host
         self.extra_args = extra_args or []
+        # How often JetStream fsyncs ("always", or a duration such as "1s"); None keeps the server's
+        # default of two minutes. See docs/operations.md, "Durability".
+        self.sync_interval = sync_interval
         self.log_file = Path(log_file) if log_file else self.store_dir / "nats-server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -76,6 +80,10 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         cmd = [server_binary(), "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port),
                "-n", f"hookmesh-{self.port}", *self.extra_args]
+        if self.sync_interval:
+            conf = self.store_dir / "hookmesh-jetstream.conf"
+            conf.write_text(f'jetstream {{ sync_interval: "{self.sync_interval}" }}\n', encoding="utf-8")
+            cmd += ["-c", str(conf)]
         log = open(self.log_file, "ab")  # noqa: SIM115 - the server writes to it for its whole life
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                         preexec_fn=_die_with_parent if sys.platform == "linux" else None)

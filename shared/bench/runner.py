@@ -63,7 +63,8 @@ def log(message: str) -> None:
 
 class Bench:
     def __init__(self, *, events: int, rate: float, rate_seconds: float, connections: int, workdir: Path,
-                 sample_ratio: float) -> None:
+                 sample_ratio: float, sync_interval: str | None = "1s") -> None:
+        self.sync_interval = sync_interval
         self.events = events
         self.rate = rate
         self.rate_seconds = rate_seconds
@@ -88,7 +89,7 @@ class Bench:
         return msgspec.json.decode(out.read_bytes(), type=Result)
 
     async def run(self) -> dict[str, Any]:
-        server = EmbeddedNats(self.workdir / "nats", port=free_port())
+        server = EmbeddedNats(self.workdir / "nats", port=free_port(), sync_interval=self.sync_interval)
         await server.astart()
         try:
             log("(a) raw JetStream limit ...")
@@ -196,7 +197,7 @@ class Bench:
                         "processor": platform.processor() or platform.machine()},
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "settings": {"events": self.events, "connections": self.connections, "rate": self.rate,
-                         "trace_sample_ratio": self.sample_ratio},
+                         "trace_sample_ratio": self.sample_ratio, "sync_interval": self.sync_interval},
             "results": [msgspec.to_builtins(r) for r in by_name.values()],
             "ratios": {"end_to_end_vs_raw": round(e2e.events_per_s / raw.events_per_s, 3),
                        "ingress_vs_bare_aiohttp": round(ingress.events_per_s / baseline.events_per_s, 3)},

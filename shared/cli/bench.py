@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=1000, help="fixed rate for the latency run (default 1000/s)")
     parser.add_argument("--rate-seconds", type=float, default=10, help="length of the fixed-rate run (default 10s)")
     parser.add_argument("--sample", type=float, default=0.01, help="trace sampling ratio (default 0.01)")
+    parser.add_argument("--sync-interval", default="1s", help="JetStream fsync interval of the server the bench "
+                        "starts: 'always' or a duration (default 1s, as hookmesh up)")
     parser.add_argument("--out", default="bench-results", help="folder for bench.json and bench.png")
 
 
@@ -72,7 +74,7 @@ async def main(args: argparse.Namespace) -> int:
     workdir = temp_workdir()
     print(f"hookmesh bench: logs and data in {workdir}", file=sys.stderr)
     bench = Bench(events=args.events, rate=args.rate, rate_seconds=args.rate_seconds, connections=args.connections,
-                  workdir=workdir, sample_ratio=args.sample)
+                  workdir=workdir, sample_ratio=args.sample, sync_interval=args.sync_interval)
     report = await bench.run()
     out = Path(args.out)
     await asyncio.to_thread(_write, out, msgspec.json.format(msgspec.json.encode(report), indent=2))

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=".hookmesh", help="where the embedded NATS keeps its store "
                         "(default: ./.hookmesh)")
     parser.add_argument("--nats-port", type=int, default=4222, help="port of the embedded NATS (default 4222)")
+    parser.add_argument("--sync-interval", default="1s",
+                        help="how often the embedded NATS fsyncs: 'always' (strictest, slower) or a duration "
+                        "(default 1s; see docs/operations.md, Durability)")
     parser.add_argument("--no-demo-sink", action="store_true", help="do not run the demo sink")
     parser.add_argument("--demo-sink-port", type=int, default=DEMO_SINK_PORT,
                         help=f"port of the demo sink (default {DEMO_SINK_PORT})")
@@ -80,10 +83,11 @@ async def main(args: argparse.Namespace) -> int:
     stop = stop_on_signals()
     server: EmbeddedNats | None = None
     if not os.environ.get("NATS_URL"):
-        server = EmbeddedNats(Path(args.data_dir) / "jetstream", port=args.nats_port)
+        server = EmbeddedNats(Path(args.data_dir) / "jetstream", port=args.nats_port, sync_interval=args.sync_interval)
         await server.astart()
         settings = dataclasses.replace(settings, nats_url=server.url)
-        print(f"embedded NATS with JetStream at {server.url}, store in {server.store_dir}", file=sys.stderr)
+        print(f"embedded NATS with JetStream at {server.url}, store in {server.store_dir}, "
+              f"sync_interval {args.sync_interval}", file=sys.stderr)
     config_path = Path(args.config) if args.config else demo_config_path()
     demo = not args.config and not args.no_demo_sink
     if demo and not os.environ.get("HOOKMESH_DEMO_SECRET"):

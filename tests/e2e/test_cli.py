@@ -29,6 +29,7 @@ async def test_up_runs_the_demo_end_to_end_and_drains_on_sigterm(tmp_path: Path)
     try:
         await up.wait_for_line("hookmesh is up")
         assert f"http://127.0.0.1:{ports['ingress']}/v1/hooks/{{source}}" in up.output
+        assert "sync_interval 1s" in up.output
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{ports['ingress']}/v1/hooks/demo"
             async with http.post(url, json=README_BODY) as resp:
