@@ -288,7 +288,7 @@ class PullConsumer:
 
     def __init__(self, nc: NATS, stream: str, durable: str, handler: Handler, *, tracer: Tracer,
                  metrics: StageMetrics, max_in_flight: int = 64, expires: float = 10.0,
-                 heartbeat: float = 2.0, nak_delay_on_error: float = 2.0) -> None:
+                 heartbeat: float = 2.0, nak_delay_on_error: float = 2.0, handback_delay: float = 2.0) -> None:
         self.nc = nc
         self.stream = stream
         self.durable = durable
@@ -299,6 +299,10 @@ class PullConsumer:
         self.expires = expires
         self.heartbeat = heartbeat
         self.nak_delay_on_error = nak_delay_on_error
+        # Messages handed back during a drain wait this long before redelivery, so the server does not
+        # send them straight back to this consumer's still-outstanding pull requests.
+        self.handback_delay = handback_delay
+        self._last_arrival = 0.0
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._requested = 0
         self._in_flight = 0
@@ -364,8 +368,9 @@ class PullConsumer:
             return
         self._requested = max(0, self._requested - 1)
         if self._stopping:
+            self._last_arrival = time.monotonic()
             with contextlib.suppress(Exception):
-                await msg.nak()
+                await msg.nak(delay=self.handback_delay)
             return
         self._in_flight += 1
         self._gauge.inc()
@@ -405,7 +410,7 @@ class PullConsumer:
                     span.set_status(Status(StatusCode.ERROR, str(exc)))
                     log.warning("%s: output not acknowledged, will retry: %s", self.durable, exc)
                 except asyncio.CancelledError:
-                    outcome = Outcome.nak(0, "cancelled")
+                    outcome = Outcome.nak(self.handback_delay, "cancelled")
                     raise
                 except Exception as exc:
                     span.record_exception(exc)
@@ -436,6 +441,16 @@ class PullConsumer:
             # The server redelivers after ack_wait; at-least-once holds, and outputs are deduplicated.
             log.warning("%s: could not %s a message: %s", self.durable, outcome.kind, exc)
 
+    async def _linger(self, quiet: float = 0.3, limit: float = 1.0) -> None:
+        """While messages still arrive for our outstanding pull requests, keep the inbox open and hand
+        them back; a message sent to an unsubscribed inbox would sit out ack_wait before redelivery.
+        An idle consumer (nothing arrived since the drain began) does not wait at all."""
+        deadline = time.monotonic() + limit
+        while self._last_arrival and self._requested and time.monotonic() < deadline:
+            if time.monotonic() - self._last_arrival >= quiet:
+                break
+            await asyncio.sleep(0.05)
+
     async def stop(self, grace: float) -> None:
         """Stop asking for messages, let in-flight ones finish within `grace`, hand back the rest."""
         self._stopping = True
@@ -450,6 +465,7 @@ class PullConsumer:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2.0)
+        await self._linger()
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
