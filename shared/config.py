@@ -6,6 +6,7 @@ the file has one, and the reason. Unknown fields are errors too: a typo must not
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import os
@@ -32,7 +33,7 @@ class Rate(float):
 
 
 SourceKind = Literal["generic", "zapier", "make", "n8n", "power-automate"]
-AuthType = Literal["none", "bearer", "header", "basic", "hmac-sha256", "standard-webhooks"]
+AuthType = Literal["none", "bearer", "header", "query", "basic", "hmac-sha256", "standard-webhooks"]
 Compatibility = Literal[
     "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"
 ]
@@ -54,6 +55,9 @@ class Auth(_Item, kw_only=True):
     secret_file: str | None = None
     encoding: Literal["hex", "base64"] = "hex"
     prefix: str | None = None
+    param: str = "token"                 # query: the query parameter holding the token
+    timestamp_header: str | None = None  # hmac-sha256: signed as "{timestamp}.{body}" when set
+    tolerance: Duration = Duration(300.0)
 
 
 class Source(_Item, kw_only=True):
@@ -70,6 +74,12 @@ class Source(_Item, kw_only=True):
     subject_from: str | None = None
     partitionkey_from: str | None = None
     unroutable: Literal["count", "deadletter"] = "count"
+    batch: bool = False                  # a JSON array body is one event per element
+    transform: str | None = None         # a JSONata expression mapping the payload into `data`
+    allowed_types: list[str] | None = None  # with type_from: the only types this source may emit
+    rate_limit: Rate | None = None
+    max_body_bytes: int | None = None
+    dedup_window: Duration = Duration(86400.0)
     description: str | None = None
 
 
@@ -78,6 +88,8 @@ class Schema(_Item, kw_only=True):
     version: int
     schema: dict[str, Any]
     compatibility: Compatibility = "BACKWARD_TRANSITIVE"
+    deprecated: bool = False
+    sunset: datetime.date | None = None  # an ISO 8601 date; from its midnight UTC events are dead-lettered
     description: str | None = None
 
     @property
@@ -89,6 +101,19 @@ class Retry(_Item, kw_only=True):
     max_attempts: int = 10
     initial: Duration = Duration(1.0)
     max: Duration = Duration(3600.0)
+    max_age: Duration | None = None  # give up (dead letter) once an event waited this long for delivery
+
+
+class Breaker(_Item, kw_only=True):
+    """Circuit breaker per destination: open at `failure_ratio` over >= `min_attempts` in `window`, or
+    after `consecutive_failures`; one probe after `cooldown`."""
+
+    enabled: bool = True
+    failure_ratio: float = 0.7
+    min_attempts: int = 10
+    window: Duration = Duration(60.0)
+    consecutive_failures: int = 10
+    cooldown: Duration = Duration(30.0)
 
 
 class Destination(_Item, kw_only=True):
@@ -103,14 +128,25 @@ class Destination(_Item, kw_only=True):
     allow_private_network: bool = False
     max_in_flight: int = 16
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+    ordered: bool = False           # events with a partitionkey arrive in order per key
+    https_only: bool = False
+    format: Literal["structured", "binary"] = "structured"
+    paused: bool = False            # events wait in the stream (also: hookmesh destinations pause NAME)
+    breaker: Breaker = msgspec.field(default_factory=Breaker)
     description: str | None = None
+
+
+class Batch(_Item, kw_only=True):
+    interval: Duration = Duration(5.0)
+    max_events: int = 100
 
 
 class Route(_Item, kw_only=True):
     name: str
     match: dict[str, Any] = msgspec.field(default_factory=dict)
     to: list[str]
-    channel: Literal["stream"] = "stream"
+    channel: Literal["stream", "batch"] = "stream"
+    batch: Batch | None = None      # channel batch: one request every interval or max_events
     description: str | None = None
 
 
@@ -271,7 +307,8 @@ def parse_config(text: str, *, file: str = "<config>") -> Config:
     return config
 
 
-_ALL_FIELDS = sorted({f for typ in (*KINDS.values(), Auth, Retry, Config) for f in typ.__struct_fields__})
+_ALL_FIELDS = sorted({f for typ in (*KINDS.values(), Auth, Retry, Breaker, Batch, Config)
+                      for f in typ.__struct_fields__})
 
 
 def _suggest_field(reason: str) -> str:
@@ -315,6 +352,7 @@ def check_config(config: Config, *, known_destinations: set[str] | None = None) 
                                               src.dedup_key.startswith("/")):
             problems.append((f"{at}.dedup_key", "write header:NAME or a JSON pointer such as /id"))
         problems.extend(_check_auth(src.auth, f"{at}.auth"))
+        problems.extend(_check_source_extras(src, at))
 
     seen_schemas: set[str] = set()
     for i, sch in enumerate(config.schemas):
@@ -326,6 +364,8 @@ def check_config(config: Config, *, known_destinations: set[str] | None = None) 
         if sch.key in seen_schemas:
             problems.append((at, f"{sch.type} version {sch.version} is defined twice"))
         seen_schemas.add(sch.key)
+        if sch.sunset is not None and not sch.deprecated:
+            problems.append((f"{at}.sunset", "a sunset needs deprecated: true"))
         try:
             jsonschema_rs.meta.validate(sch.schema)
             jsonschema_rs.validator_for(sch.schema)
@@ -346,6 +386,16 @@ def check_config(config: Config, *, known_destinations: set[str] | None = None) 
             problems.append((f"{at}.timeout", "must be positive"))
         if not 1 <= dst.max_in_flight <= 10_000:
             problems.append((f"{at}.max_in_flight", "must be between 1 and 10000"))
+        if dst.https_only and not dst.url.startswith("https://"):
+            problems.append((f"{at}.url", "https_only is set, so the URL must start with https://"))
+        if dst.retry.max_age is not None and dst.retry.max_age <= 0:
+            problems.append((f"{at}.retry.max_age", "must be positive"))
+        brk = dst.breaker
+        if not 0 < brk.failure_ratio <= 1 or brk.min_attempts < 1 or brk.consecutive_failures < 1:
+            problems.append((f"{at}.breaker", "failure_ratio is in (0, 1]; min_attempts and consecutive_failures "
+                             "are at least 1"))
+        if brk.window <= 0 or brk.cooldown <= 0:
+            problems.append((f"{at}.breaker", "window and cooldown must be positive"))
 
     destinations = {d.name for d in config.destinations} | (known_destinations or set())
     for i, route in enumerate(config.routes):
@@ -360,6 +410,10 @@ def check_config(config: Config, *, known_destinations: set[str] | None = None) 
             compile_pattern(route.match)
         except PatternError as exc:
             problems.append((f"{at}.match{exc.path}", exc.reason))
+        if route.batch is not None and route.channel != "batch":
+            problems.append((f"{at}.batch", "batch settings need channel: batch"))
+        if route.batch is not None and not (1 <= route.batch.max_events <= 10_000 and route.batch.interval > 0):
+            problems.append((f"{at}.batch", "max_events is between 1 and 10000 and interval is positive"))
 
     for i, consumer in enumerate(config.consumers):
         for j, event_type in enumerate(consumer.types):
@@ -372,6 +426,7 @@ def _check_auth(auth: Auth, at: str) -> list[tuple[str, str]]:
     need = {
         "bearer": ("token",),
         "header": ("token",),
+        "query": ("token",),
         "basic": ("password",),
         "hmac-sha256": ("secret",),
         "standard-webhooks": ("secret",),
@@ -386,6 +441,37 @@ def _check_auth(auth: Auth, at: str) -> list[tuple[str, str]]:
     if auth.type == "basic" and not auth.username:
         problems.append((at, "auth type basic needs username"))
     return problems
+
+
+def _check_source_extras(src: Source, at: str) -> list[tuple[str, str]]:
+    """Checks of the fields issue 3 added: transform, allowed_types, limits, dedup window."""
+    problems: list[tuple[str, str]] = []
+    if src.transform is not None:
+        import jsonata  # the maintained jsonata-python package
+
+        try:
+            jsonata.Jsonata(src.transform)
+        except Exception as exc:
+            problems.append((f"{at}.transform", f"not a valid JSONata expression: {exc}"))
+    if src.allowed_types is not None:
+        if src.type_from is None:
+            problems.append((f"{at}.allowed_types", "only applies with type_from; event_type already fixes the "
+                             "type"))
+        for j, event_type in enumerate(src.allowed_types):
+            if not subjects.TYPE_RE.match(event_type):
+                problems.append((f"{at}.allowed_types[{j}]", f"{event_type!r} is not a valid event type"))
+    if src.max_body_bytes is not None and not 1 <= src.max_body_bytes <= 64 * 1024 * 1024:
+        problems.append((f"{at}.max_body_bytes", "must be between 1 and 67108864 (64 MiB)"))
+    if src.dedup_window < 1:
+        problems.append((f"{at}.dedup_window", "must be at least 1s"))
+    if src.auth.type == "query" and not re.match(r"^[A-Za-z0-9_.-]+$", src.auth.param):
+        problems.append((f"{at}.auth.param", f"{src.auth.param!r} is not a query parameter name"))
+    return problems
+
+
+def sunset_epoch(value: datetime.date) -> float:
+    """Seconds since the epoch of a `sunset` date, read as its midnight UTC."""
+    return datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.UTC).timestamp()
 
 
 # --------------------------------------------------------------------------------------------- secrets

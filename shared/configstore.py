@@ -20,6 +20,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from shared import subjects
 from shared.config import KINDS, Config, check_config, decode_item, encode_item, item_name
+from shared.schemaregistration import registration_problems, stored_schemas
 
 log = logging.getLogger("hookmesh.config")
 
@@ -165,12 +166,16 @@ async def read_config(js: JetStreamContext) -> Config:
 
 
 async def apply_config(js: JetStreamContext, config: Config, *, prune: bool = False,
-                       dry_run: bool = False) -> Plan:
-    """Write every item of `config` whose stored value differs; with `prune`, delete the others."""
+                       dry_run: bool = False, actor: str | None = None) -> Plan:
+    """Write every item of `config` whose stored value differs; with `prune`, delete the others.
+
+    Each write carries the `Hookmesh-Applied-By` header (`actor`, default the OS user@host) so that
+    `hookmesh history` can say who made each revision."""
     kv = await js.key_value(subjects.CONFIG_BUCKET)
     stored = await read_all(kv)
     known_destinations = {split_key(k)[1] for k in stored if split_key(k)[0] == "destinations"}
     problems = check_config(config, known_destinations=known_destinations)
+    problems += registration_problems(config.schemas, stored_schemas(stored))
     if problems:
         from shared.errors import ConfigError
         raise ConfigError("; ".join(f"{f}: {r}" for f, r in problems))
@@ -190,8 +195,28 @@ async def apply_config(js: JetStreamContext, config: Config, *, prune: bool = Fa
         plan.delete = sorted(k for k in stored if k not in wanted)
     if dry_run:
         return plan
+    who = {APPLIED_BY: actor or applied_by()}
     for key in plan.create + plan.update:
-        await kv.put(key, wanted[key])
+        await js.publish(f"$KV.{subjects.CONFIG_BUCKET}.{key}", wanted[key], headers=who)
     for key in plan.delete:
-        await kv.delete(key)
+        await js.publish(f"$KV.{subjects.CONFIG_BUCKET}.{key}", b"", headers={**who, "KV-Operation": KV_DEL})
     return plan
+
+
+APPLIED_BY = "Hookmesh-Applied-By"
+
+
+def applied_by() -> str:
+    """Who is applying: $HOOKMESH_ACTOR (for CI and bots), else the OS user @ host."""
+    import getpass
+    import os
+    import socket
+
+    actor = os.environ.get("HOOKMESH_ACTOR")
+    if actor:
+        return actor
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"

@@ -6,11 +6,13 @@
     ├── RequestError                 an HTTP request was refused (mapped to problem+json)
     │   ├── MalformedBody            400 the body is not what the content type says
     │   ├── Unauthorized             401 bad or missing credentials
+    │   ├── Forbidden                403 authenticated, but not allowed (for example a type not allowed)
     │   ├── NotFound                 404 unknown source, dead letter, ...
     │   ├── Conflict                 409 the request conflicts with the current state
     │   ├── BodyTooLarge             413 over the size limit
     │   ├── UnsupportedMediaType     415 content type not accepted
     │   ├── Unprocessable            422 well-formed but unusable (for example a missing type)
+    │   ├── TooManyRequests          429 over the source's rate limit (with Retry-After)
     │   └── Unavailable              503 NATS is unreachable; retry later
     ├── MalformedEnvelope            bytes on a hookmesh subject are not a CloudEvent envelope
     ├── ContractViolation            an event does not satisfy its schema (carries every error)
@@ -66,6 +68,10 @@ class Unauthorized(RequestError):
     status, title, kind = 401, "Unauthorized", "unauthorized"
 
 
+class Forbidden(RequestError):
+    status, title, kind = 403, "Forbidden", "forbidden"
+
+
 class NotFound(RequestError):
     status, title, kind = 404, "Not found", "not-found"
 
@@ -84,6 +90,10 @@ class UnsupportedMediaType(RequestError):
 
 class Unprocessable(RequestError):
     status, title, kind = 422, "Unprocessable event", "unprocessable"
+
+
+class TooManyRequests(RequestError):
+    status, title, kind = 429, "Too many requests", "too-many-requests"
 
 
 class Unavailable(RequestError):

@@ -32,6 +32,7 @@ from shared import tracing
 from shared.envelope import CloudEvent, encode
 from shared.errors import Unavailable
 from shared.metrics import StageMetrics
+from shared.settings import NatsAuth, redact_url
 
 log = logging.getLogger("hookmesh.nats")
 
@@ -63,14 +64,18 @@ async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | No
     async def error(exc: Exception) -> None:
         log.debug("NATS client error: %s", exc, extra={"client": name})
 
-    nc = await nats.connect(
-        servers=url.split(","), name=f"hookmesh-{name}", connect_timeout=connect_timeout,
+    servers = url.split(",")
+    # Bounded as a whole too: a failing TLS handshake (for example an untrusted server certificate) makes
+    # nats-py retry forever inside connect() without raising.
+    nc = await asyncio.wait_for(nats.connect(
+        servers=servers, name=f"hookmesh-{name}", connect_timeout=connect_timeout,
         # Bounded for the first connect (nats-py would otherwise retry it forever, silently);
         # unbounded once connected, so a running service rides out any outage.
         allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.5,
         ping_interval=10, max_outstanding_pings=3, disconnected_cb=disconnected,
         reconnected_cb=reconnected, error_cb=error, pending_size=8 * 1024 * 1024,
-    )
+        **NatsAuth.from_env().connect_options(),
+    ), timeout=connect_timeout * 2 * len(servers) + 2)
     holder.append(nc)
     nc.options["max_reconnect_attempts"] = -1
     if on_change:
@@ -87,7 +92,7 @@ async def connect_with_retry(url: str, name: str, *, on_change: Callable[[bool],
             return await connect(url, name, on_change=on_change)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             log.warning("cannot reach NATS at %s (%s); retrying in %.1fs. Is nats-server running, and is "
-                        "NATS_URL right?", url, exc or type(exc).__name__, delay, extra={"client": name})
+                        "NATS_URL right?", redact_url(url), exc or type(exc).__name__, delay, extra={"client": name})
         if stop is not None and stop.is_set():
             raise asyncio.CancelledError
         await asyncio.sleep(delay)

@@ -58,14 +58,31 @@ def _compile_object(pattern: Mapping[str, Any], path: str) -> Matcher:
                 alternatives.append(_compile_object(sub, f"{here}[{i}]"))
             parts.append(lambda event, alts=tuple(alternatives): any(a(event) for a in alts))
         elif isinstance(spec, Mapping):
-            nested = _compile_object(spec, here)
-            parts.append(lambda event, k=key, m=nested: isinstance(v := event.get(k), Mapping) and m(v))
+            parts.append(_nested(key, _compile_object(spec, here)))
         elif isinstance(spec, list):
             parts.append(_compile_field(key, spec, here))
         else:
             raise PatternError(here, "a field's matchers are written as a list, for example [\"value\"]")
     frozen = tuple(parts)
     return lambda event: all(p(event) for p in frozen)
+
+
+def _nested(key: str, inner: Matcher) -> Matcher:
+    """A nested pattern: an absent (or non-object) field is an empty object, so `exists: false` below it
+    matches; an array of objects matches when any of its objects does."""
+
+    def matcher(event: Mapping[str, Any]) -> bool:
+        value = event.get(key)
+        if isinstance(value, Mapping):
+            return inner(value)
+        if isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+            return any(inner(v) for v in value if isinstance(v, Mapping))
+        return inner(_EMPTY)
+
+    return matcher
+
+
+_EMPTY: Mapping[str, Any] = {}
 
 
 def _compile_field(key: str, spec: list[Any], path: str) -> Matcher:
@@ -134,6 +151,8 @@ def _compile_matcher(item: Any, path: str) -> Predicate:
     if op == "numeric":
         return _numeric(arg, here)
     if op == "cidr":
+        if not isinstance(arg, str):  # ip_network would take 10 or true as an address
+            raise PatternError(here, f"{arg!r} is not a CIDR block such as 10.0.0.0/24")
         try:
             network = ipaddress.ip_network(arg, strict=False)
         except (ValueError, TypeError):

@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from shared import nats_runtime, tracing
 from shared.configstore import ConfigStore
 from shared.deadletters import DeadLetterWriter
-from shared.errors import Unauthorized
+from shared.errors import Unauthorized, Unavailable
 from shared.metrics import StageMetrics, new_registry
 from shared.nats_runtime import Publisher
 from shared.problems import json_response, problem_middleware
@@ -91,12 +91,21 @@ class ServiceHost:
         middlewares = [problem_middleware]
         if self.admin_api and self.settings.admin_token:
             middlewares.append(_admin_auth(self.settings.admin_token))
+        middlewares.append(self._until_started)
         app = web.Application(middlewares=middlewares, client_max_size=self.settings.max_body_bytes + 1024)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         app.add_routes(self.service.http_routes())
         return app
+
+    @web.middleware
+    async def _until_started(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # The port listens before NATS is connected and the service started (so /readyz can say why it
+        # is not ready); until then the service's own routes answer 503, not a 500 from a half-built service.
+        if not self.started and request.path not in ("/healthz", "/readyz", "/metrics"):
+            raise Unavailable(f"{self.name} is starting; retry shortly", headers={"Retry-After": "1"})
+        return await handler(request)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok", "service": self.name})
@@ -146,7 +155,9 @@ class ServiceHost:
 
     async def start(self) -> None:
         app = self.build_app()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Bounded: with uvloop, a keep-alive connection busy with a request at shutdown can otherwise hold
+        # cleanup for aiohttp's default 60 s, far past the drain grace (found by tests/faults).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._bind_host(), self.port, reuse_address=True)
         try:

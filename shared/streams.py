@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 
 from shared import subjects
+from shared.settings import dlq_max_age_from_env, dlq_max_msgs_from_env
 
 log = logging.getLogger("hookmesh.streams")
 DAY = 86400.0
@@ -36,6 +37,8 @@ BUCKETS = (
     (subjects.CONFIG_BUCKET, 64, 0.0, "sources, schemas, destinations, routes, consumers; with history"),
     (subjects.DLQ_STATUS_BUCKET, 5, 30 * DAY, "replayed / discarded state of dead letters"),
     (subjects.ATTEMPTS_BUCKET, 1, 7 * DAY, "delivery attempt history of events being retried"),
+    (subjects.DESTINATION_STATE_BUCKET, 16, 0.0, "destinations paused by hand, disabled by 410, breaker state"),
+    (subjects.DEDUP_BUCKET, 1, 0.0, "ingress dedup keys, each with its own TTL (the source's dedup_window)"),
 )
 
 
@@ -49,9 +52,16 @@ def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
 
 
 async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
-    """Create each stream, or update its settings in place. Messages and consumers are kept."""
+    """Create each stream, or update its settings in place. Messages and consumers are kept.
+
+    The dead letters' retention comes from HOOKMESH_DLQ_MAX_AGE and HOOKMESH_DLQ_MAX_MSGS, read here so
+    every caller (services, `apply`, `up`) provisions the same limits instead of resetting them.
+    """
     for spec in STREAMS:
         config = stream_config(spec, replicas)
+        if spec.name == subjects.DLQ_STREAM:
+            config.max_age = dlq_max_age_from_env()
+            config.max_msgs = dlq_max_msgs_from_env()
         try:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError as exc:

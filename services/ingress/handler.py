@@ -10,7 +10,7 @@ import msgspec
 from shared import subjects
 from shared.config import Source
 from shared.envelope import CloudEvent, new_event, new_event_id, now_rfc3339, schema_uri, source_uri
-from shared.errors import MalformedBody, Unprocessable, UnsupportedMediaType
+from shared.errors import Forbidden, MalformedBody, Unprocessable, UnsupportedMediaType
 from shared.jsonpointer import MISSING, resolve
 
 JSON_TYPES = ("application/json",)
@@ -78,3 +78,21 @@ def build_event(source: Source, body: bytes, data: Any, headers: Mapping[str, st
         partitionkey=None if partition is None else str(partition),
         correlationid=headers.get("X-Correlation-Id") or None,
     )
+
+
+def check_allowed_type(source: Source, event_type: str) -> None:
+    """Governance: a source that reads its type from the payload may only emit its `allowed_types`."""
+    if source.type_from and source.allowed_types is not None and event_type not in source.allowed_types:
+        raise Forbidden(f"source {source.name} may not emit {event_type}; its allowed_types are "
+                        f"{', '.join(source.allowed_types) or 'empty'}", extra={"type": event_type})
+
+
+def build_adapted_event(source: Source, payload: Any, data: Any, raw: bytes | None,
+                        headers: Mapping[str, str], source_event_id: str | None) -> CloudEvent:
+    """One event from an adapted payload: pointers read the payload, `data` is the transform's result
+    (`raw` keeps the exact bytes the builder sent when nothing was changed)."""
+    event = build_event(source, raw if raw is not None else msgspec.json.encode(data), payload, headers)
+    check_allowed_type(source, event.type)
+    if source_event_id:
+        event.sourceeventid = source_event_id
+    return event

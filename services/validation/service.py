@@ -8,8 +8,10 @@ from typing import Any
 from aiohttp import web
 from nats.aio.msg import Msg
 
-from services.validation.handler import judge
+from services.validation.deprecation import DeprecationTracker
+from services.validation.handler import judge, restamp_replay
 from services.validation.registry import SchemaRegistry
+from services.validation.rpc import ValidateResponder
 from shared import subjects
 from shared.deadletters import safe_event_bytes
 from shared.envelope import decode, encode, schema_uri, source_name
@@ -26,6 +28,7 @@ class ValidationService:
     def __init__(self, max_in_flight: int = 256) -> None:
         self.max_in_flight = max_in_flight
         self.consumer: PullConsumer | None = None
+        self.responder: ValidateResponder | None = None
 
     def http_routes(self) -> list[web.RouteDef]:
         return []
@@ -37,6 +40,9 @@ class ValidationService:
         self.ctx = ctx
         self.registry = SchemaRegistry(ctx.config.snapshot)
         ctx.config.on_change(lambda kind, name: self.registry.invalidate(name) if kind == "schemas" else None)
+        self.deprecations = DeprecationTracker(ctx.registry)
+        self.responder = ValidateResponder(ctx.nc, self.registry)
+        await self.responder.start()
         await ensure_consumer(ctx.js, subjects.INGRESS_STREAM, subjects.VALIDATION_CONSUMER, subjects.INGRESS_ALL,
                               max_ack_pending=max(1000, self.max_in_flight * 4),
                               description="hookmesh validation")
@@ -45,6 +51,8 @@ class ValidationService:
         await self.consumer.start()
 
     async def stop(self, grace: float) -> None:
+        if self.responder:
+            await self.responder.stop()
         if self.consumer:
             await self.consumer.stop(grace)
 
@@ -62,6 +70,10 @@ class ValidationService:
                 reason="malformed_envelope", error=str(exc), input_seq=seq, source=source, subject=msg.subject,
                 replayable=False)
             return Outcome("ack", reason="malformed_envelope")
+        replay_of = (msg.headers or {}).get("Hookmesh-Replay-Of")
+        if replay_of and restamp_replay(event, self.ctx.config.snapshot.sources.get(source_name(event.source))):
+            log.info("replay judged against the source's current schema version %s", event.dataschema,
+                     extra={"event_id": event.id, "dead_letter_id": replay_of})
         verdict = judge(event, self.registry)
         if not verdict.ok:
             await self.ctx.dead_letters.write(
@@ -70,6 +82,8 @@ class ValidationService:
                 details=verdict.details)
             return Outcome("ack", reason=verdict.reason)
         event.dataschema = schema_uri(event.type, verdict.version or 1)
+        if verdict.schema is not None and verdict.schema.deprecated:
+            self.deprecations.observe(source, event, verdict.schema)
         await self.ctx.publisher.publish_event(subjects.events(event.type), event, msg_id=f"{event.id}:v:{seq}",
                                                stream=subjects.EVENTS_STREAM)
         return ACK

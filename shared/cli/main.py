@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.cli import asyncapi, bench, configcmds, dlq, run, send, up
+from shared.cli import asyncapi, bench, configcmds, dlq, run, schemas, send, up
 from shared.cli.runner import run as run_async
 from shared.errors import ConfigError
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_arguments(sub.add_parser("dlq", help="list, show, replay or discard dead letters"))
     bench.add_arguments(sub.add_parser("bench", help="measure hookmesh against the raw JetStream limit"))
     asyncapi.add_arguments(sub.add_parser("asyncapi", help="the AsyncAPI 3.0 document of every subject"))
+    schemas.add_arguments(sub.add_parser("schemas", help="check schema versions before applying them"))
     return parser
 
 
@@ -35,6 +36,7 @@ COMMANDS = {
     "dlq": dlq.main,
     "bench": bench.main,
     "asyncapi": asyncapi.main,
+    "schemas": schemas.main,
 }
 
 

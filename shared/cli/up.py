@@ -22,7 +22,7 @@ from shared.configstore import apply_config
 from shared.embedded_nats import EmbeddedNats
 from shared.logs import setup_logging
 from shared.servicehost import ServiceHost
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES, Settings, redact_url
 from shared.streams import ensure_streams
 
 log = logging.getLogger("hookmesh.up")
@@ -125,7 +125,7 @@ def print_banner(settings: Settings, demo_sink_port: int | None) -> None:
         "hookmesh is up",
         f"  ingress      {settings.url('ingress')}/v1/hooks/{{source}}",
         f"  dead letters {settings.url('deadletter')}/v1/dead-letters",
-        f"  NATS         {settings.nats_url}",
+        f"  NATS         {redact_url(settings.nats_url)}",
         "  health       " + ", ".join(f"{s} :{settings.ports[s]}" for s in SERVICES) + "  (/healthz /readyz /metrics)",
     ]
     if demo_sink_port is not None:

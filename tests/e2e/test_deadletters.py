@@ -45,10 +45,20 @@ async def test_schema_invalid_then_fixed_schema_and_replay_delivers(
     shown = await mesh.dlq("GET", f"/{letter['id']}")
     assert shown.status == 200 and shown.json["id"] == letter["id"]
 
-    # The data is what the business sends: loosen the contract, then replay.
-    await mesh.apply(config_yaml(sink.url, schema_required="[]").replace(
-        "order_id: {type: string}", "order_id: {type: [string, integer]}").replace(
-        "total: {type: number, minimum: 0}", "total: {type: number}"))
+    # The data is what the business sends. Versions are immutable: register a looser v2 (backward
+    # compatible with v1), point the source at it, then replay; a replay is judged by the version
+    # the source declares now.
+    original = config_yaml(sink.url, schema_required="[order_id, total, customer]")
+    v2 = """  - type: com.acme.order.created
+    version: 2
+    schema:
+      type: object
+      properties:
+        order_id: {type: [string, integer]}
+        total: {type: number}
+"""
+    fixed = original.replace("schema_version: 1", "schema_version: 2").replace("destinations:", v2 + "destinations:")
+    await mesh.apply(fixed)
     replayed = await mesh.dlq("POST", f"/{letter['id']}/replay")
     assert replayed.status == 202, replayed.body
     assert replayed.json["replay_subject"] == "hookmesh.ingress.shop"
@@ -56,6 +66,7 @@ async def test_schema_invalid_then_fixed_schema_and_replay_delivers(
     [received] = await sink.wait_for(1)
     assert received.headers["webhook-id"] == event_id
     assert received.event["data"] == bad
+    assert received.event["dataschema"] == "hookmesh://schemas/com.acme.order.created/v2"
 
     again = await mesh.dlq("POST", f"/{letter['id']}/replay")
     assert again.status == 200 and again.json["already_replayed"] is True
