@@ -24,14 +24,21 @@ def record_failure(failure: DeliveryFailure, attempt: int) -> Attempt:
                    excerpt=failure.excerpt[:1024])
 
 
-def after_failure(destination: Destination, failure: DeliveryFailure, record: Attempt) -> Next:
-    """Decide what follows a failed attempt, and note the chosen delay on its record."""
+def after_failure(destination: Destination, failure: DeliveryFailure, record: Attempt, *,
+                  age: float | None = None) -> Next:
+    """Decide what follows a failed attempt, and note the chosen delay on its record.
+
+    `age` is how long the event has waited for delivery (seconds since it entered the deliver stream);
+    with `retry.max_age`, a retry that would start past that age is not scheduled.
+    """
     retry = destination.retry
     if isinstance(failure, RetryableDelivery):
         if record.attempt < retry.max_attempts:
             delay, cap = retry_delay(record.attempt, retry.initial, retry.max, retry_after=failure.retry_after)
-            record.next_delay_s = round(delay, 3)
-            record.backoff_cap_s = cap
-            return Next("retry", delay)
+            if retry.max_age is not None and age is not None and age + delay > retry.max_age:
+                return Next("dead_letter", reason="delivery_expired")
+            record.next_delay_s = round(float(delay), 3)
+            record.backoff_cap_s = float(cap)  # cap may be the configured Duration itself
+            return Next("retry", float(delay))
         return Next("dead_letter", reason="delivery_exhausted")
     return Next("dead_letter", reason="non_retryable_status" if failure.status else "destination_refused")

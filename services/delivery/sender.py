@@ -17,6 +17,7 @@ from services.delivery.backoff import parse_retry_after
 from services.delivery.ssrf import GuardedResolver, check_literal_host
 from shared import tracing
 from shared.config import Destination
+from shared.deprecation import delivery_headers
 from shared.envelope import CONTENT_TYPE
 from shared.errors import PermanentDelivery, RetryableDelivery
 
@@ -50,27 +51,39 @@ class Sender:
     async def close(self) -> None:
         await self.session.close()
 
-    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
+    def headers(self, event_id: str, body: bytes, content_headers: dict[str, str] | None = None) -> dict[str, str]:
         now = datetime.now(UTC)
         headers = dict(self.destination.headers)
-        headers.update({"Content-Type": CONTENT_TYPE, "webhook-id": event_id,
-                        "webhook-timestamp": str(int(now.timestamp()))})
+        headers.update(content_headers or {"Content-Type": CONTENT_TYPE})
+        headers.update({"webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp()))})
+        if content_headers is None:  # structured mode: Deprecation/Sunset from the envelope's extensions
+            headers.update(delivery_headers(body))
         if self.webhook is not None:
-            headers["webhook-signature"] = self.webhook.sign(event_id, now, body.decode())
+            headers["webhook-signature"] = self.webhook.sign(event_id, now, body.decode("utf-8", errors="replace"))
         return headers
 
-    async def send(self, event_id: str, body: bytes, attempt: int) -> Result:
+    def guard(self) -> None:
+        """Refuse before connecting: https_only, and literal IPs the SSRF guard forbids (names are checked by
+        the resolver, on the very addresses the connection then uses)."""
+        if self.destination.https_only and self.url.scheme != "https":
+            raise PermanentDelivery(f"refused {self.url.with_query(None)}: the destination is https_only")
         if not self.destination.allow_private_network:
             check_literal_host(self.url.host or "")
+
+    async def send(self, event_id: str, body: bytes, attempt: int, *,
+                   content_headers: dict[str, str] | None = None, events: int = 1) -> Result:
+        """POST `body`; `content_headers` replace the structured-mode Content-Type (binary mode, batches)."""
+        self.guard()
         if self.limiter is not None:
             await self.limiter.acquire()
-        headers = self.headers(event_id, body)
+        headers = self.headers(event_id, body, content_headers)
         with self.tracer.start_as_current_span(
             "POST", kind=SpanKind.CLIENT,
             attributes={"http.request.method": "POST", "url.full": str(self.url.with_query(None)),
                         "server.address": self.url.host or "", "server.port": self.url.port or 0,
                         "http.request.resend_count": attempt - 1, "hookmesh.event.id": event_id,
-                        "hookmesh.destination": self.destination.name, "hookmesh.attempt": attempt},
+                        "hookmesh.destination": self.destination.name, "hookmesh.attempt": attempt,
+                        "hookmesh.batch.events": events},
         ) as span:
             tracing.inject(headers)
             started = time.perf_counter()
@@ -82,6 +95,9 @@ class Sender:
             except PermanentDelivery as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 raise
+            except aiohttp.InvalidURL as exc:  # for example a decimal IP such as 2130706433: never retried
+                span.set_status(Status(StatusCode.ERROR, "invalid URL"))
+                raise PermanentDelivery(f"refused {self.url.with_query(None)}: not a valid URL ({exc})") from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 latency = (time.perf_counter() - started) * 1000
                 reason = "timeout" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"

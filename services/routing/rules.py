@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ class CompiledRoute:
     matcher: Matcher
     needs_data: bool
     to: tuple[str, ...]
+    channel: str = "stream"
 
 
 class RouteTable:
@@ -35,7 +37,7 @@ class RouteTable:
             route = routes[name]
             try:
                 compiled.append(CompiledRoute(name, compile_pattern(route.match), references_data(route.match),
-                                              tuple(route.to)))
+                                              tuple(route.to), route.channel))
             except ValueError:
                 broken.append(name)
         self.routes = tuple(compiled)
@@ -46,9 +48,11 @@ class RouteTable:
         """The event as patterns see it: attributes, extensions and (only when needed) data."""
         view: dict[str, Any] = {k: v for k in ATTRIBUTES if (v := getattr(event, k)) is not None}
         for key, raw in event.extras.items():
-            view[key] = msgspec.json.decode(raw)
+            with contextlib.suppress(msgspec.DecodeError):
+                view[key] = msgspec.json.decode(raw)
         if self.needs_data and event.data is not msgspec.UNSET:
-            view["data"] = msgspec.json.decode(event.data)
+            with contextlib.suppress(msgspec.DecodeError):  # data that is not JSON matches no data pattern
+                view["data"] = msgspec.json.decode(event.data)
         return view
 
     def match(self, event: CloudEvent) -> list[CompiledRoute]:

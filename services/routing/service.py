@@ -45,7 +45,9 @@ class RoutingService:
         self.unroutable = Counter("hookmesh_unroutable_total", "Events that matched no route, by source",
                                   ["source"], registry=ctx.registry)
         self.region_blocked = Counter("hookmesh_region_blocked_total", "Deliveries refused by a destination's "
-                                      "allowed_regions", ["destination", "region"], registry=ctx.registry)
+                                      "allowed_regions, by route, destination and region", ["route", "destination",
+                                                                                            "region"],
+                                      registry=ctx.registry)
         self._rebuild()
         ctx.config.on_change(lambda kind, name: self._rebuild() if kind == "routes" else None)
         await ensure_consumer(ctx.js, subjects.EVENTS_STREAM, subjects.ROUTING_CONSUMER, subjects.EVENTS_ALL,
@@ -85,25 +87,26 @@ class RoutingService:
         span = trace.get_current_span()
         span.set_attribute("hookmesh.event.id", event.id)
         span.set_attribute("hookmesh.routes", decision.routes)
-        for name in decision.region_blocked:
-            self.region_blocked.labels(name, event.region or "none").inc()
-            span.add_event("hookmesh.region_blocked", {"hookmesh.destination": name,
+        for route_name, name in decision.region_blocked:
+            self.region_blocked.labels(route_name, name, _region_label(event.region, snapshot)).inc()
+            span.add_event("hookmesh.region_blocked", {"hookmesh.route": route_name, "hookmesh.destination": name,
                                                        "hookmesh.region": event.region or ""})
         if decision.destinations:
             await asyncio.gather(*(
-                self.ctx.publisher.publish_event(subjects.deliver(name), event, msg_id=f"{event.id}:r:{seq}:{name}",
-                                                 stream=subjects.DELIVER_STREAM)
+                self.ctx.publisher.publish_event(decision.subjects[name], event,
+                                                 msg_id=f"{event.id}:r:{seq}:{name}", stream=subjects.DELIVER_STREAM)
                 for name in decision.destinations))
             for name in decision.destinations:
                 self.routed.labels(name).inc()
             return ACK
         if decision.region_blocked or decision.unknown:
             reason = "region_blocked" if decision.region_blocked else "unknown_destination"
-            error = (f"region {event.region!r} is not allowed by {', '.join(decision.region_blocked)}"
-                     if decision.region_blocked else f"routes name undefined destinations: {decision.unknown}")
+            blocked = decision.blocked_destinations
+            error = (f"region {event.region!r} is not allowed by {', '.join(blocked)}"
+                     if blocked else f"routes name undefined destinations: {decision.unknown}")
             await self._dead_letter(event, msg, seq, source, reason, error,
-                                    {"routes": decision.routes, "destinations": decision.region_blocked
-                                     + decision.unknown, "region": event.region})
+                                    {"routes": decision.routes, "destinations": blocked + decision.unknown,
+                                     "region": event.region})
             return Outcome("ack", reason=reason)
         self.unroutable.labels(source if source in snapshot.sources else "_other").inc()
         origin = snapshot.sources.get(source)
@@ -118,3 +121,12 @@ class RoutingService:
         await self.ctx.dead_letters.write(
             name=source, event=encode(event), event_id=event.id, reason=reason, error=error, input_seq=seq,
             source=source, event_type=event.type, subject=msg.subject, details=details)
+
+
+def _region_label(region: str | None, snapshot: Any) -> str:
+    """The region as a metric label: only regions the configuration names, so labels stay bounded."""
+    if region is None:
+        return "none"
+    known = {r for d in snapshot.destinations.values() for r in (d.allowed_regions or ())}
+    known |= {s.region for s in snapshot.sources.values() if s.region}
+    return region if region in known else "other"

@@ -74,8 +74,11 @@ def _summary(kind: str, item: Any) -> str:
 
 async def get(args: argparse.Namespace) -> int:
     nc = await _connect()
+    from shared.cli.destinations import describe, states
+
     try:
         config = await read_config(nc.jetstream())
+        flags = await states(nc.jetstream()) if args.kind == "destinations" else {}
     finally:
         await nc.close()
     items = getattr(config, args.kind)
@@ -89,5 +92,9 @@ async def get(args: argparse.Namespace) -> int:
         names = [item_name(args.kind, i) for i in items]
         width = max(len(n) for n in names)
         for name, item in zip(names, items, strict=True):
-            print(f"{name:<{width}}  {_summary(args.kind, item)}")
+            state = ""
+            if args.kind == "destinations":  # paused, disabled (410) or breaker open: events wait in the stream
+                state = "paused (config)" if item.paused else describe(flags.get(name, {}))
+                state = f"state={state}  "
+            print(f"{name:<{width}}  {state}{_summary(args.kind, item)}")
     return 0

@@ -6,7 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.cli import asyncapi, bench, configcmds, dlq, run, schemas, send, up
+from shared.cli import (
+    asyncapi,
+    bench,
+    configcmds,
+    destinations,
+    dlq,
+    events,
+    history,
+    routes,
+    run,
+    schemas,
+    send,
+    up,
+)
 from shared.cli.runner import run as run_async
 from shared.errors import ConfigError
 
@@ -24,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_arguments(sub.add_parser("bench", help="measure hookmesh against the raw JetStream limit"))
     asyncapi.add_arguments(sub.add_parser("asyncapi", help="the AsyncAPI 3.0 document of every subject"))
     schemas.add_arguments(sub.add_parser("schemas", help="check schema versions before applying them"))
+    routes.add_arguments(sub.add_parser("routes", help="explain why a route matches an event, or dry-run it"))
+    destinations.add_arguments(sub.add_parser("destinations", help="pause or resume delivery to a destination"))
+    history.add_arguments(sub.add_parser("history", help="who changed a configuration item, when, and how"))
+    events.add_arguments(sub.add_parser("events", help="an event's timeline across stages and attempts"))
     return parser
 
 
@@ -37,6 +54,10 @@ COMMANDS = {
     "bench": bench.main,
     "asyncapi": asyncapi.main,
     "schemas": schemas.main,
+    "routes": routes.main,
+    "destinations": destinations.main,
+    "history": history.main,
+    "events": events.main,
 }
 
 
