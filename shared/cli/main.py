@@ -14,6 +14,7 @@ from shared.cli import (
     dlq,
     events,
     history,
+    natsauth,
     routes,
     run,
     schemas,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "consumers"))
     send.add_arguments(sub.add_parser("send", help="post an event to a source through ingress"))
     dlq.add_arguments(sub.add_parser("dlq", help="list, show, replay or discard dead letters"))
+    natsauth.add_arguments(sub.add_parser("nats-auth", help="nats-server authorization for the consumer services"))
     bench.add_arguments(sub.add_parser("bench", help="measure hookmesh against the raw JetStream limit"))
     asyncapi.add_arguments(sub.add_parser("asyncapi", help="the AsyncAPI 3.0 document of every subject"))
     schemas.add_arguments(sub.add_parser("schemas", help="check schema versions before applying them"))
@@ -51,6 +53,7 @@ COMMANDS = {
     "get": configcmds.get,
     "send": send.main,
     "dlq": dlq.main,
+    "nats-auth": natsauth.main,
     "bench": bench.main,
     "asyncapi": asyncapi.main,
     "schemas": schemas.main,
