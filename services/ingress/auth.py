@@ -101,7 +101,8 @@ class Authenticator:
         error: Exception | None = None
         for secret in self.candidates:
             try:
-                standardwebhooks.Webhook(secret.decode()).verify(body, plain)
+                # The signature covers the bytes; whether they are JSON is parse_body's call (a 400, not a 401).
+                standardwebhooks.Webhook(secret.decode()).verify(body, plain, json_parse=False)
                 return
             except (standardwebhooks.webhooks.WebhookVerificationError, ValueError) as exc:
                 error = exc

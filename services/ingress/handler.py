@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,8 +61,8 @@ def build_event(source: Source, body: bytes, data: Any, headers: Mapping[str, st
     version: Any = source.schema_version
     if source.version_from:
         version = _pointer(data, source.version_from, "schema version", required=True)
-        if isinstance(version, str) and version.lstrip("v").isdigit():
-            version = int(version.lstrip("v"))
+        if isinstance(version, str) and (digits := re.fullmatch(r"v?([0-9]{1,9})", version)):
+            version = int(digits.group(1))
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise Unprocessable(f"schema version at {source.version_from} must be a positive integer, "
                                 f"got {version!r}")

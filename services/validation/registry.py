@@ -19,9 +19,24 @@ class Compiled:
     validator: Any
 
 
-def _keyword(kind: Any) -> str:
+# JSON Schema 2020-12 keywords that can fail validation; the keyword of an error is the last of these
+# in its schema path (the library's error kinds have their own names: Constant, FalseSchema, ...).
+_KEYWORDS = frozenset({
+    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+    "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains",
+    "maxProperties", "minProperties", "required", "dependentRequired", "allOf", "anyOf", "oneOf", "not",
+    "if", "then", "else", "dependentSchemas", "prefixItems", "items", "contains", "properties",
+    "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+    "unevaluatedProperties", "format", "contentEncoding", "contentMediaType", "$ref", "$dynamicRef",
+})
+
+
+def _keyword(kind: Any, schema_path: list[str | int]) -> str:
+    for part in reversed(schema_path):
+        if isinstance(part, str) and part in _KEYWORDS:
+            return part
     name = type(kind).__name__
-    return name[:1].lower() + name[1:]
+    return "false" if name == "FalseSchema" else name[:1].lower() + name[1:]
 
 
 class SchemaRegistry:
@@ -57,7 +72,7 @@ class SchemaRegistry:
         for error in compiled.validator.iter_errors(data):
             out.append({
                 "pointer": build(error.instance_path),
-                "keyword": _keyword(error.kind),
+                "keyword": _keyword(error.kind, list(error.schema_path)),
                 "schema_pointer": build(error.schema_path),
                 "message": error.message,
             })
