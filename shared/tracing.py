@@ -176,6 +176,19 @@ def consumer_span(tracer: Tracer, subject: str, headers: Mapping[str, str] | Non
 
 
 @contextmanager
+def span(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL,
+         attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
+    """A span in the current context; under an unsampled parent, a free non-recording child."""
+    current = trace.get_current_span().get_span_context()
+    if _sampled_out(current):
+        with _use(_unsampled_child(current)) as child:
+            yield child
+        return
+    with tracer.start_as_current_span(name, kind=kind, attributes=attributes) as recording:
+        yield recording
+
+
+@contextmanager
 def producer_span(tracer: Tracer, subject: str, *, message_id: str | None,
                   body_size: int | None = None) -> Iterator[trace.Span]:
     current = trace.get_current_span().get_span_context()

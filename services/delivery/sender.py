@@ -38,6 +38,7 @@ class Sender:
     def __init__(self, destination: Destination, secret: str | None, tracer: Tracer) -> None:
         self.destination = destination
         self.url = URL(destination.url)
+        self.url_full = str(self.url.with_query(None))
         self.webhook = standardwebhooks.Webhook(secret) if secret else None
         self.tracer = tracer
         connector = aiohttp.TCPConnector(
@@ -77,9 +78,9 @@ class Sender:
         if self.limiter is not None:
             await self.limiter.acquire()
         headers = self.headers(event_id, body, content_headers)
-        with self.tracer.start_as_current_span(
-            "POST", kind=SpanKind.CLIENT,
-            attributes={"http.request.method": "POST", "url.full": str(self.url.with_query(None)),
+        with tracing.span(
+            self.tracer, "POST", kind=SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "url.full": self.url_full,
                         "server.address": self.url.host or "", "server.port": self.url.port or 0,
                         "http.request.resend_count": attempt - 1, "hookmesh.event.id": event_id,
                         "hookmesh.destination": self.destination.name, "hookmesh.attempt": attempt,

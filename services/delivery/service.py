@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from shared.config import Destination, encode_item, resolve_secret
 from shared.deadletters import Attempt, safe_event_bytes
 from shared.envelope import CloudEvent, decode, new_event, new_event_id, now_rfc3339, source_name
 from shared.errors import ConfigError, DeliveryFailure, MalformedEnvelope, RetryableDelivery
-from shared.metrics import LATENCY_BUCKETS
+from shared.metrics import END_TO_END_BUCKETS, LATENCY_BUCKETS
 from shared.nats_runtime import ACK, Outcome, PullConsumer, ensure_consumer
 from shared.servicehost import ServiceContext
 
@@ -96,6 +97,9 @@ class DeliveryService:
                                 "result (2xx, 4xx, 5xx, error)", ["destination", "result"], registry=registry)
         self.retries = Counter("hookmesh_delivery_retries_total", "Attempts scheduled for retry",
                                ["destination"], registry=registry)
+        self.end_to_end = Histogram("hookmesh_end_to_end_seconds", "From ingress accepting an event to the "
+                                    "destination's 2xx, by destination (includes retries and waiting)",
+                                    ["destination"], buckets=END_TO_END_BUCKETS, registry=registry)
         self.latency = Histogram("hookmesh_delivery_seconds", "Destination response time",
                                  ["destination"], buckets=LATENCY_BUCKETS, registry=registry)
         self.breaker_state = Gauge("hookmesh_destination_breaker_state", "Circuit breaker per destination: "
@@ -346,8 +350,9 @@ class DeliveryService:
         if event is None:
             return Outcome("ack", reason="malformed_envelope")
         span = trace.get_current_span()
-        span.set_attributes({"hookmesh.event.id": event.id, "hookmesh.destination": name,
-                             "hookmesh.attempt": attempt})
+        if span.is_recording():
+            span.set_attributes({"hookmesh.event.id": event.id, "hookmesh.destination": name,
+                                 "hookmesh.attempt": attempt})
         async with _keep_alive(msg, running.destination.timeout + 30):
             grant = await self._gate(running)
         if grant is None:
@@ -374,8 +379,19 @@ class DeliveryService:
             await self._forget(key, attempt)
             return Outcome("ack", reason=decision.reason)
         self._observe(running, grant, None, result)
+        self._end_to_end(name, event)
         await self._delivered(key, attempt, result)
         return ACK
+
+    def _end_to_end(self, name: str, event: CloudEvent) -> None:
+        """Seconds from ingress accepting the event (its `time`) to the destination's 2xx."""
+        if not event.time:
+            return
+        try:
+            accepted = datetime.fromisoformat(event.time).timestamp()
+        except ValueError:
+            return
+        self.end_to_end.labels(name).observe(max(0.0, time.time() - accepted))
 
     async def _decode(self, msg: Msg, name: str, seq: int) -> CloudEvent | None:
         try:

@@ -48,6 +48,7 @@ async def test_health_readiness_and_metrics_on_every_service(
     assert validation[("hookmesh_dead_lettered_total", (("reason", "schema_invalid"), ("service", "validation")))] == 1
     delivery = await _samples(mesh, "delivery")
     assert delivery[("hookmesh_delivery_attempts_total", (("destination", "sink"), ("result", "2xx")))] == 1
+    assert delivery[("hookmesh_end_to_end_seconds_count", (("destination", "sink"),))] == 1
     ack_pending = ("hookmesh_consumer_ack_pending", (("consumer", "delivery_sink"), ("stream", "HOOKMESH_DELIVER")))
     assert ack_pending in delivery
     for service in SERVICES:
