@@ -50,7 +50,7 @@ async def test_up_runs_the_demo_end_to_end_and_drains_on_sigterm(tmp_path: Path)
     again = await Running.start(*args, env=env, cwd=tmp_path)
     try:
         await again.wait_for_line("hookmesh is up")
-        assert "0 created, 0 updated, 4 unchanged" in again.output  # provisioning is idempotent
+        assert "0 created, 0 updated, 5 unchanged" in again.output  # provisioning is idempotent
         again.process.send_signal(signal.SIGINT)
         assert await again.wait(timeout=30) == 0
     finally:
