@@ -30,7 +30,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from shared import tracing
 from shared.envelope import CloudEvent, encode
-from shared.errors import Unavailable
+from shared.errors import BodyTooLarge, Unavailable
 from shared.metrics import StageMetrics
 from shared.settings import NatsAuth, redact_url
 
@@ -38,7 +38,8 @@ log = logging.getLogger("hookmesh.nats")
 
 MSG_ID = "Nats-Msg-Id"
 PUBLISH_ERRORS = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
-                  nats.errors.ConnectionReconnectingError, nats.errors.OutboundBufferLimitError,
+                  nats.errors.ConnectionReconnectingError, nats.errors.ConnectionDrainingError,
+                  nats.errors.OutboundBufferLimitError,
                   nats.js.errors.NoStreamResponseError, nats.js.errors.APIError, asyncio.TimeoutError,
                   nats.errors.StaleConnectionError)
 
@@ -240,6 +241,12 @@ class Publisher:
         try:
             await self.nc.publish(subject, body, reply=reply, headers=hdrs)
             ack = await future
+        except nats.errors.MaxPayloadError:
+            # Not an outage: this message can never be stored (at ingress: 413, not a 500).
+            self._acks.forget(reply)
+            span.set_status(Status(StatusCode.ERROR, "max_payload"))
+            raise BodyTooLarge(f"the event is {len(body)} bytes as a CloudEvent; the NATS server accepts at most "
+                               f"{self.nc.max_payload} (lower HOOKMESH_MAX_BODY_BYTES or raise max_payload)") from None
         except PUBLISH_ERRORS as exc:
             self._acks.forget(reply)
             reason = type(exc).__name__
@@ -277,15 +284,31 @@ Handler = Callable[[Msg], Awaitable[Outcome]]
 # ------------------------------------------------------------------------------------------- consumers
 
 async def ensure_consumer(js: JetStreamContext, stream: str, durable: str, filter_subject: str, *,
-                          ack_wait: float = 30.0, max_ack_pending: int = 1000,
-                          description: str = "") -> None:
-    """Create the durable pull consumer, or update it in place; its position is never reset."""
+                          ack_wait: float = 30.0, max_ack_pending: int = 1000, description: str = "",
+                          pinned_group: str | None = None, pinned_timeout: float = 30.0) -> None:
+    """Create the durable pull consumer, or update it in place; its position is never reset.
+
+    With `pinned_group`, the consumer uses the `pinned_client` priority policy (NATS 2.11+, ADR-42):
+    of all the replicas pulling, the server hands messages to one, and moves to another only after
+    the pinned one has not pulled for `pinned_timeout` seconds — one active reader, with failover.
+    """
     config = ConsumerConfig(
         durable_name=durable, name=durable, description=description or None,
         ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, filter_subject=filter_subject,
         ack_wait=ack_wait, max_deliver=-1, max_ack_pending=max_ack_pending, max_waiting=512,
     )
-    await js.add_consumer(stream, config)
+    if pinned_group is None:
+        await js.add_consumer(stream, config)
+        return
+    # nats-py's ConsumerConfig has no priority-group fields yet, so this one goes to the API directly.
+    body = {"stream_name": stream, "config": {**config.as_dict(), "priority_groups": [pinned_group],
+                                              "priority_policy": "pinned_client",
+                                              "priority_timeout": int(pinned_timeout * 1e9)}}
+    reply = await js._nc.request(f"$JS.API.CONSUMER.CREATE.{stream}.{durable}", msgspec.json.encode(body),
+                                 timeout=5.0)
+    answer = msgspec.json.decode(reply.data)
+    if "error" in answer:
+        raise nats.js.errors.APIError.from_error(answer["error"])
 
 
 class PullConsumer:
@@ -293,7 +316,8 @@ class PullConsumer:
 
     def __init__(self, nc: NATS, stream: str, durable: str, handler: Handler, *, tracer: Tracer,
                  metrics: StageMetrics, max_in_flight: int = 64, expires: float = 10.0,
-                 heartbeat: float = 2.0, nak_delay_on_error: float = 2.0, handback_delay: float = 2.0) -> None:
+                 heartbeat: float = 2.0, nak_delay_on_error: float = 2.0, handback_delay: float = 2.0,
+                 pinned_group: str | None = None) -> None:
         self.nc = nc
         self.stream = stream
         self.durable = durable
@@ -308,6 +332,9 @@ class PullConsumer:
         # send them straight back to this consumer's still-outstanding pull requests.
         self.handback_delay = handback_delay
         self._last_arrival = 0.0
+        # For a pinned_client consumer: the group every pull names, and the pin id the server gave us.
+        self.pinned_group = pinned_group
+        self.pin_id: str | None = None
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._requested = 0
         self._in_flight = 0
@@ -352,8 +379,12 @@ class PullConsumer:
             free = self.max_in_flight - self._in_flight - self._requested
             if not self._paused and self.nc.is_connected and (free >= batch_floor or
                                                                (free > 0 and self._requested == 0)):
-                request = {"batch": free, "expires": int(self.expires * 1e9),
-                           "idle_heartbeat": int(self.heartbeat * 1e9)}
+                request: dict[str, Any] = {"batch": free, "expires": int(self.expires * 1e9),
+                                           "idle_heartbeat": int(self.heartbeat * 1e9)}
+                if self.pinned_group:
+                    request["group"] = self.pinned_group
+                    if self.pin_id:
+                        request["id"] = self.pin_id
                 try:
                     await self.nc.publish(self._next_subject, msgspec.json.encode(request), reply=self._inbox)
                     self._requested += free
@@ -372,6 +403,9 @@ class PullConsumer:
         if msg.headers is None and not msg.data and not msg.reply:
             return
         self._requested = max(0, self._requested - 1)
+        if self.pinned_group and msg.headers and (pin := msg.headers.get("Nats-Pin-Id")) and pin != self.pin_id:
+            self.pin_id = pin
+            log.info("%s: this replica is now the pinned reader", self.durable)
         if self._stopping:
             self._last_arrival = time.monotonic()
             with contextlib.suppress(Exception):
@@ -393,6 +427,12 @@ class PullConsumer:
         if pending is not None:
             self._requested = max(0, self._requested - int(pending))
         elif status in ("404", "408"):
+            self._requested = 0
+        if status == "423" and self.pinned_group:
+            # Our pin id is stale: another replica is pinned now. Forget it and pull as a stand-by.
+            if self.pin_id:
+                log.info("%s: another replica is the pinned reader now", self.durable)
+            self.pin_id = None
             self._requested = 0
         if status == "409":
             description = headers.get("Description", "")

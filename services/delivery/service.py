@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -47,6 +48,7 @@ from shared.servicehost import ServiceContext
 log = logging.getLogger("hookmesh.delivery")
 _history_decoder = msgspec.json.Decoder(list[Attempt])
 
+ORDERED_GROUP = "ordered"
 ORDER_WINDOW = 256          # ordered events held at once per destination (all keys together)
 GATE_POLL = 0.05            # how often a held message looks again at a paused destination or open breaker
 HAND_BACK = Outcome.nak(1.0, "stopping")
@@ -58,6 +60,16 @@ DISABLED_TYPE = "com.hookmesh.destination.disabled"
 class BatchSettings:
     interval: float
     max_events: int
+
+
+def ordered_failover_seconds() -> float:
+    """How long an ordered destination waits for its pinned delivery replica before another takes over
+    (HOOKMESH_ORDERED_FAILOVER_SECONDS, default 30; must exceed the 10 s pull expiry)."""
+    raw = os.environ.get("HOOKMESH_ORDERED_FAILOVER_SECONDS", "30")
+    try:
+        return max(1.0, float(raw))
+    except ValueError:
+        raise SystemExit(f"HOOKMESH_ORDERED_FAILOVER_SECONDS={raw!r} is not a number of seconds") from None
 
 
 @dataclass
@@ -203,12 +215,15 @@ class DeliveryService:
             plan.append(("batch", subjects.delivery_batch_consumer(name), subjects.deliver_batch(name),
                          handle_batch, batch.max_events, ack_wait + batch.interval))
         for kind, durable, subject, handler, in_flight, wait in plan:
+            # Ordered events must have one reader: of all delivery replicas, the server pins one.
+            pinned = ORDERED_GROUP if kind == "ordered" else None
             await ensure_consumer(self.ctx.js, subjects.DELIVER_STREAM, durable, subject, ack_wait=wait,
                                   max_ack_pending=max(10_000, in_flight * 4),
-                                  description=f"hookmesh delivery to {name} ({kind})")
+                                  description=f"hookmesh delivery to {name} ({kind})", pinned_group=pinned,
+                                  pinned_timeout=ordered_failover_seconds())
             running.consumers[kind] = PullConsumer(
                 self.ctx.nc, subjects.DELIVER_STREAM, durable, handler, tracer=self.ctx.tracer,
-                metrics=self.ctx.metrics, max_in_flight=in_flight)
+                metrics=self.ctx.metrics, max_in_flight=in_flight, pinned_group=pinned)
         self.running[name] = running
         self._apply_pause(name)
         for consumer in running.consumers.values():

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 
 import msgspec
+import pytest
 from aiohttp import web
 
 from shared.embedded_nats import free_port
@@ -88,5 +89,56 @@ async def test_events_of_a_key_arrive_in_order_and_a_failing_key_holds_only_itse
         last_good = max(sink.delivered_at[k][-1] for k in KEYS)
         assert last_good < sink.delivered_at["bad"][0]
         assert (await mesh.dlq("GET")).json["items"] == []
+    finally:
+        await runner.cleanup()
+
+
+def _ordered_attempts(mesh: Mesh) -> float:
+    """Successful attempts this mesh's delivery replica made (all of them go to the ordered destination)."""
+    registry = mesh.hosts["delivery"].registry
+    return registry.get_sample_value("hookmesh_delivery_attempts_total",
+                                     {"destination": "ledger", "result": "2xx"}) or 0.0
+
+
+async def test_two_delivery_replicas_keep_key_order_with_one_pinned_reader_and_fail_over(
+        mesh_factory: type[Mesh], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKMESH_ORDERED_FAILOVER_SECONDS", "3")
+    sink = KeyedSink()
+    runner = await sink.start()
+    try:
+        first = mesh_factory(services=ROUTING_DELIVERY)
+        await first.apply(config(
+            [destination("ledger", f"http://127.0.0.1:{sink.port}/hooks", "ordered: true\nmax_in_flight: 8")],
+            [route("orders", ["ledger"])]))
+        await first.start()
+        second = await mesh_factory(services=("delivery",)).start()
+
+        sink.expected = len(KEYS) * PER_KEY
+        for n in range(PER_KEY):
+            for key in KEYS:
+                await publish(first, {"n": n}, partitionkey=key)
+        await asyncio.wait_for(sink.done.wait(), 15)
+        assert all(sink.delivered[key] == list(range(PER_KEY)) for key in KEYS), dict(sink.delivered)
+        assert sink.max_in_flight_per_key == 1
+        counts = sorted([_ordered_attempts(first), _ordered_attempts(second)])
+        assert counts == [0, len(KEYS) * PER_KEY], "both replicas delivered ordered events"
+
+        # The pinned replica goes away; after the failover timeout the other one takes over, in order.
+        pinned, standby = (first, second) if _ordered_attempts(first) else (second, first)
+        if pinned is first:
+            await first.stop()
+            publisher = mesh_factory(services=("routing",))
+            await publisher.start()
+        else:
+            await second.stop()
+            publisher = first
+        sink.done.clear()
+        sink.expected = len(KEYS) * PER_KEY * 2
+        for n in range(PER_KEY, 2 * PER_KEY):
+            for key in KEYS:
+                await publish(publisher, {"n": n}, partitionkey=key)
+        await asyncio.wait_for(sink.done.wait(), 20)
+        assert all(sink.delivered[key] == list(range(2 * PER_KEY)) for key in KEYS), dict(sink.delivered)
+        assert _ordered_attempts(standby) == len(KEYS) * PER_KEY
     finally:
         await runner.cleanup()
