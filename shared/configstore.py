@@ -6,7 +6,6 @@ Every change is a new revision in the bucket's history; services apply changes w
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from shared import subjects
 from shared.config import KINDS, Config, check_config, decode_item, encode_item, item_name
+from shared.kvwatch import BucketWatch
 from shared.schemaregistration import registration_problems, stored_schemas
 
 log = logging.getLogger("hookmesh.config")
@@ -71,29 +71,16 @@ class ConfigStore:
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
         self.snapshot = Snapshot()
-        self.loaded = asyncio.Event()
         self._listeners: list[Callable[[str, str], None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._watcher: Any = None
+        self._watch = BucketWatch(js, subjects.CONFIG_BUCKET, self._apply)
+        self.loaded = self._watch.loaded
 
     def on_change(self, listener: Callable[[str, str], None]) -> None:
         """`listener(kind, name)` runs after an item changed or was deleted."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
-        kv = await self.js.key_value(subjects.CONFIG_BUCKET)
-        self._watcher = await kv.watchall()
-        self._task = asyncio.create_task(self._run(), name="config-watch")
-
-    async def _run(self) -> None:
-        async for entry in self._watcher:
-            if entry is None:
-                if not self.loaded.is_set():
-                    count = sum(len(v) for v in self.snapshot.items.values())
-                    log.debug("configuration loaded: %d items at revision %d", count, self.snapshot.revision)
-                self.loaded.set()
-                continue
-            self._apply(entry)
+        await self._watch.start()
 
     def _apply(self, entry: Any) -> None:
         kind, name = split_key(entry.key)
@@ -117,13 +104,7 @@ class ConfigStore:
                 log.exception("config listener failed for %s %s", kind, name)
 
     async def stop(self) -> None:
-        if self._watcher is not None:
-            with contextlib.suppress(Exception):
-                await self._watcher.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._watch.stop()
 
 
 # ---------------------------------------------------------------------------------------- apply / read

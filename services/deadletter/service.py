@@ -28,6 +28,7 @@ from shared import subjects
 from shared.deadletters import DeadLetter, dead_letter_decoder
 from shared.envelope import now_rfc3339
 from shared.errors import Conflict, MalformedBody, NotFound, RequestError, Unavailable
+from shared.kvwatch import BucketWatch
 from shared.nats_runtime import PullConsumer, ensure_consumer
 from shared.problems import json_response
 from shared.servicehost import ServiceContext
@@ -80,7 +81,7 @@ class DeadLetterService:
         self.prune_interval = prune_interval
         self.ops_consumer: PullConsumer | None = None
         self._sub: Any = None
-        self._status_watcher: Any = None
+        self._status_watch: BucketWatch | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seq_at_start = 0
         self._locks: dict[str, asyncio.Lock] = {}
@@ -100,9 +101,8 @@ class DeadLetterService:
     async def start(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         ctx.registry.register(_DepthCollector(self.index))
-        self.status_kv = await ctx.js.key_value(subjects.DLQ_STATUS_BUCKET)
-        self._status_watcher = await self.status_kv.watchall()
-        self._tasks.append(asyncio.create_task(self._watch_statuses()))
+        self._status_watch = BucketWatch(ctx.js, subjects.DLQ_STATUS_BUCKET, self._apply_status)
+        self.status_kv = await self._status_watch.start()
         info = await ctx.js.stream_info(subjects.DLQ_STREAM)
         self._last_seq_at_start = info.state.last_seq
         if info.state.messages == 0:
@@ -128,15 +128,14 @@ class DeadLetterService:
         if seq >= self._last_seq_at_start or msg.metadata.num_pending == 0:
             self.caught_up.set()
 
-    async def _watch_statuses(self) -> None:
-        async for entry in self._status_watcher:
-            if entry is None or not entry.value:
-                continue
-            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-                status = status_decoder.decode(entry.value)
-                self.index.statuses[entry.key] = status
-                if status.status == "discarded":
-                    self.index.remove(entry.key)
+    def _apply_status(self, entry: Any) -> None:
+        if not entry.value:
+            return
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            status = status_decoder.decode(entry.value)
+            self.index.statuses[entry.key] = status
+            if status.status == "discarded":
+                self.index.remove(entry.key)
 
     async def _prune_loop(self) -> None:
         """Dead letters expire by age and count (HOOKMESH_DLQ_MAX_AGE / _MAX_MSGS): forget them here too."""
@@ -157,9 +156,8 @@ class DeadLetterService:
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
-        if self._status_watcher is not None:
-            with contextlib.suppress(Exception):
-                await self._status_watcher.stop()
+        if self._status_watch is not None:
+            await self._status_watch.stop()
         for task in self._tasks:
             task.cancel()
 

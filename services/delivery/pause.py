@@ -24,6 +24,7 @@ from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from shared import subjects
 from shared.configstore import applied_by
 from shared.envelope import now_rfc3339
+from shared.kvwatch import BucketWatch
 
 log = logging.getLogger("hookmesh.delivery.state")
 
@@ -104,10 +105,9 @@ class DestinationStates:
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
         self.flags: dict[str, dict[str, StateRecord]] = {}
-        self.loaded = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
-        self._watcher: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._watch = BucketWatch(js, subjects.DESTINATION_STATE_BUCKET, self._apply)
+        self.loaded = self._watch.loaded
         self.kv: KeyValue | None = None
 
     def on_change(self, listener: Callable[[str], None]) -> None:
@@ -123,42 +123,30 @@ class DestinationStates:
         return self.record(destination, "disabled") is not None
 
     async def start(self) -> None:
-        self.kv = await bucket(self.js)
-        self._watcher = await self.kv.watchall()
-        self._task = asyncio.create_task(self._run(), name="destination-state-watch")
+        self.kv = await self._watch.start()
         await asyncio.wait_for(self.loaded.wait(), timeout=10)
 
-    async def _run(self) -> None:
-        async for entry in self._watcher:
-            if entry is None:
-                self.loaded.set()
-                continue
-            destination, _, flag = entry.key.rpartition(".")
-            if flag not in FLAGS or flag == "breaker":
-                continue
-            current = self.flags.setdefault(destination, {})
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                current.pop(flag, None)
-            else:
-                try:
-                    current[flag] = _decoder.decode(entry.value)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    log.error("ignoring unreadable destination state %s", entry.key)
-                    continue
-            for listener in self._listeners:
-                try:
-                    listener(destination)
-                except Exception:
-                    log.exception("destination state listener failed for %s", destination)
+    def _apply(self, entry: Any) -> None:
+        destination, _, flag = entry.key.rpartition(".")
+        if flag not in FLAGS or flag == "breaker":
+            return
+        current = self.flags.setdefault(destination, {})
+        if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            current.pop(flag, None)
+        else:
+            try:
+                current[flag] = _decoder.decode(entry.value)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                log.error("ignoring unreadable destination state %s", entry.key)
+                return
+        for listener in self._listeners:
+            try:
+                listener(destination)
+            except Exception:
+                log.exception("destination state listener failed for %s", destination)
 
     async def stop(self) -> None:
-        if self._watcher is not None:
-            with contextlib.suppress(Exception):
-                await self._watcher.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._watch.stop()
 
 
 async def note_breaker(kv: KeyValue, destination: str, state: str, reason: str) -> None:
