@@ -25,24 +25,28 @@ def body(i: int) -> bytes:
     return msgspec.json.encode({"order_id": f"B-{i}", "total": 50 + i % 200, "t": time.time(), "pad": PAD})
 
 
+async def _post(http: aiohttp.ClientSession, url: str, i: int, latencies: list[float]) -> bool:
+    """One request; its latency is recorded either way. True when ingress answered 202."""
+    started = time.perf_counter()
+    try:
+        async with http.post(url, data=body(i), headers={"Content-Type": "application/json"}) as resp:
+            await resp.read()
+            ok = resp.status == 202
+    except aiohttp.ClientError:
+        ok = False
+    latencies.append(time.perf_counter() - started)
+    return ok
+
+
 async def closed_loop(url: str, events: int, connections: int) -> tuple[float, list[float], int]:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(events))
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
         async def worker() -> None:
             nonlocal errors
             for i in counter:
-                started = time.perf_counter()
-                try:
-                    async with http.post(url, data=body(i), headers={"Content-Type": "application/json"}) as resp:
-                        await resp.read()
-                        if resp.status != 202:
-                            errors += 1
-                except aiohttp.ClientError:
-                    errors += 1
-                latencies.append(time.perf_counter() - started)
+                errors += not await _post(http, url, i, latencies)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
@@ -51,31 +55,16 @@ async def closed_loop(url: str, events: int, connections: int) -> tuple[float, l
 
 async def fixed_rate(url: str, events: int, rate: float, connections: int) -> tuple[float, list[float], int]:
     latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        async def one(i: int) -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            try:
-                async with http.post(url, data=body(i), headers={"Content-Type": "application/json"}) as resp:
-                    await resp.read()
-                    if resp.status != 202:
-                        errors += 1
-            except aiohttp.ClientError:
-                errors += 1
-            latencies.append(time.perf_counter() - started)
-
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
         tasks = []
         started = time.perf_counter()
         for i in range(events):
-            due = started + i / rate
-            delay = due - time.perf_counter()
+            delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        return time.perf_counter() - started, latencies, errors
+            tasks.append(asyncio.create_task(_post(http, url, i, latencies)))
+        results = await asyncio.gather(*tasks)
+        return time.perf_counter() - started, latencies, results.count(False)
 
 
 async def main() -> None:
