@@ -177,15 +177,25 @@ def consumer_span(tracer: Tracer, subject: str, headers: Mapping[str, str] | Non
 
 @contextmanager
 def span(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL,
-         attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
-    """A span in the current context; under an unsampled parent, a free non-recording child."""
+         attributes: dict[str, Any] | None = None, links: list[trace.Link] | None = None) -> Iterator[trace.Span]:
+    """A span in the current context; under an unsampled parent, a free non-recording child (unless it
+    links to a sampled span, which must then be recorded to keep the link)."""
     current = trace.get_current_span().get_span_context()
-    if _sampled_out(current):
+    if _sampled_out(current) and not any(link.context.trace_flags.sampled for link in links or ()):
         with _use(_unsampled_child(current)) as child:
             yield child
         return
-    with tracer.start_as_current_span(name, kind=kind, attributes=attributes) as recording:
+    with tracer.start_as_current_span(name, kind=kind, attributes=attributes, links=links) as recording:
         yield recording
+
+
+def link_to(traceparent: str | None, tracestate: str | None = None) -> trace.Link | None:
+    """A span link to the context in a traceparent (for a request that carries several events)."""
+    if not traceparent:
+        return None
+    carrier = {"traceparent": traceparent, **({"tracestate": tracestate} if tracestate else {})}
+    context = trace.get_current_span(extract(carrier)).get_span_context()
+    return trace.Link(context) if context.is_valid else None
 
 
 @contextmanager

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 import standardwebhooks
 from aiolimiter import AsyncLimiter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 from yarl import URL
 
 from services.delivery.backoff import parse_retry_after
@@ -35,8 +36,10 @@ class Result:
 class Sender:
     """Holds one keep-alive session per destination; `send` raises a DeliveryFailure on failure."""
 
-    def __init__(self, destination: Destination, secret: str | None, tracer: Tracer) -> None:
+    def __init__(self, destination: Destination, secret: str | None, tracer: Tracer, *,
+                 on_rate_wait: Callable[[float], None] | None = None) -> None:
         self.destination = destination
+        self.on_rate_wait = on_rate_wait
         self.url = URL(destination.url)
         self.url_full = str(self.url.with_query(None))
         self.webhook = standardwebhooks.Webhook(secret) if secret else None
@@ -72,14 +75,19 @@ class Sender:
             check_literal_host(self.url.host or "")
 
     async def send(self, event_id: str, body: bytes, attempt: int, *,
-                   content_headers: dict[str, str] | None = None, events: int = 1) -> Result:
-        """POST `body`; `content_headers` replace the structured-mode Content-Type (binary mode, batches)."""
+                   content_headers: dict[str, str] | None = None, events: int = 1,
+                   links: list[Link] | None = None) -> Result:
+        """POST `body`; `content_headers` replace the structured-mode Content-Type (binary mode, batches);
+        `links` tie a batch request's span to the span of every event in it."""
         self.guard()
         if self.limiter is not None:
+            waited = time.perf_counter()
             await self.limiter.acquire()
+            if self.on_rate_wait is not None:
+                self.on_rate_wait(time.perf_counter() - waited)
         headers = self.headers(event_id, body, content_headers)
         with tracing.span(
-            self.tracer, "POST", kind=SpanKind.CLIENT,
+            self.tracer, "POST", kind=SpanKind.CLIENT, links=links,
             attributes={"http.request.method": "POST", "url.full": self.url_full,
                         "server.address": self.url.host or "", "server.port": self.url.port or 0,
                         "http.request.resend_count": attempt - 1, "hookmesh.event.id": event_id,

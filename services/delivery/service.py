@@ -36,7 +36,7 @@ from services.delivery.handler import after_failure, record_failure
 from services.delivery.ordering import KeySequencer
 from services.delivery.pause import DestinationStates, StateRecord, note_breaker, set_flag
 from services.delivery.sender import Result, Sender
-from shared import subjects
+from shared import subjects, tracing
 from shared.config import Destination, encode_item, resolve_secret
 from shared.deadletters import Attempt, safe_event_bytes
 from shared.envelope import CloudEvent, decode, new_event, new_event_id, now_rfc3339, source_name
@@ -109,6 +109,9 @@ class DeliveryService:
                                 "result (2xx, 4xx, 5xx, error)", ["destination", "result"], registry=registry)
         self.retries = Counter("hookmesh_delivery_retries_total", "Attempts scheduled for retry",
                                ["destination"], registry=registry)
+        self.rate_wait = Histogram("hookmesh_delivery_rate_limit_wait_seconds", "Time an attempt waited for the "
+                                   "destination's rate_limit", ["destination"], buckets=LATENCY_BUCKETS,
+                                   registry=registry)
         self.end_to_end = Histogram("hookmesh_end_to_end_seconds", "From ingress accepting an event to the "
                                     "destination's 2xx, by destination (includes retries and waiting)",
                                     ["destination"], buckets=END_TO_END_BUCKETS, registry=registry)
@@ -186,7 +189,8 @@ class DeliveryService:
         self.misconfigured.pop(name, None)
         if secret is None:
             log.warning("destination %s has no signing secret; its requests carry no webhook-signature", name)
-        sender = Sender(destination, secret, self.ctx.tracer)
+        sender = Sender(destination, secret, self.ctx.tracer,
+                        on_rate_wait=self.rate_wait.labels(destination.name).observe)
         breaker = CircuitBreaker(destination.breaker,
                                  on_change=lambda before, after, why: self._breaker_changed(name, after, why))
         running = _Running(destination, self._fingerprint(destination), sender, breaker)
@@ -501,8 +505,9 @@ class DeliveryService:
         body = batch_body([m.data for m, _ in items])
         ids = [e.id for _, e in items]
         try:
+            links = [link for _, e in items if (link := tracing.link_to(e.traceparent, e.tracestate))]
             result = await running.sender.send(batch_id(ids), body, attempt, events=len(items),
-                                               content_headers={"Content-Type": BATCH_CONTENT_TYPE})
+                                               content_headers={"Content-Type": BATCH_CONTENT_TYPE}, links=links)
         except DeliveryFailure as failure:
             self._observe(running, grant, failure)
             self.batches.labels(name, _result_class(failure.status)).inc()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 
+from opentelemetry.trace import SpanKind
+
 from shared import subjects
 from tests.support.events import ROUTING_DELIVERY, config, destination, publish, route
 from tests.support.mesh import Mesh
 from tests.support.polling import eventually
 from tests.support.sink import RecordingSink
+from tests.support.spans import SpanRecorder
 
 
 def _batch_config(url: str, batch: str) -> str:
@@ -58,3 +61,18 @@ async def test_open_batch_survives_a_restart(mesh_factory: type[Mesh], sink: Rec
                                                   subjects.delivery_batch_consumer("warehouse")),
                      what="the batch consumer to have acknowledged everything")
     assert len(sink.received) == 1
+
+
+async def test_a_batch_request_links_the_span_of_every_event_in_it(
+        mesh_factory: type[Mesh], sink: RecordingSink, spans: SpanRecorder) -> None:
+    mesh = mesh_factory(services=ROUTING_DELIVERY)
+    await mesh.apply(_batch_config(sink.url, "batch: {interval: 5s, max_events: 3}"))
+    await mesh.start()
+    for i in range(3):
+        await publish(mesh, {"n": i})
+    [batch] = await sink.wait_for(1, timeout=5)
+    traces = {e["traceparent"].split("-")[1] for e in batch.event}
+    [client] = [s for s in spans.spans() if s.kind == SpanKind.CLIENT]
+    assert client.attributes is not None and client.attributes["hookmesh.batch.events"] == 3
+    assert {f"{link.context.trace_id:032x}" for link in client.links} == traces
+    assert len(client.links) == 3

@@ -30,3 +30,7 @@ async def test_rate_limit_is_honoured(mesh_factory: type[Mesh], sink: RecordingS
         in_window = sum(1 for t in times[i:] if t < start + 1.0)
         assert in_window <= 2 * RATE + 1
     assert steady <= RATE * 1.15
+    registry = mesh.hosts["delivery"].registry
+    waits = registry.get_sample_value("hookmesh_delivery_rate_limit_wait_seconds_count", {"destination": "limited"})
+    waited = registry.get_sample_value("hookmesh_delivery_rate_limit_wait_seconds_sum", {"destination": "limited"})
+    assert waits == EVENTS and waited is not None and waited > (EVENTS - RATE) / RATE  # the queue waited, in sum

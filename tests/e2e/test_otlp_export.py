@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
+from services.demosink.app import build_app
 from shared import tracing
+from shared.embedded_nats import free_port
 from tests.support.mesh import Mesh, config_yaml
 from tests.support.otlp import OtlpReceiver
 from tests.support.polling import eventually
-from tests.support.sink import RecordingSink
+
+SERVER = 2  # SPAN_KIND_SERVER in OTLP
 
 
 @pytest.fixture
@@ -26,23 +30,50 @@ async def otlp(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OtlpReceiver]:
     await receiver.stop()
 
 
-async def test_trace_is_exported_over_otlp(mesh_factory: type[Mesh], sink: RecordingSink, sink_secret: str,
+async def test_trace_is_exported_over_otlp(mesh_factory: type[Mesh], sink_secret: str,
                                            otlp: OtlpReceiver) -> None:
-    mesh = mesh_factory()
-    await mesh.apply(config_yaml(sink.url))
-    await mesh.start()
-    assert (await mesh.post("shop", {"order_id": "A-1", "total": 3})).status == 202
-    [received] = await sink.wait_for(1)
-    trace_id = received.headers["traceparent"].split("-")[1]
+    """ingress -> validation -> routing -> delivery -> the consumer's own HTTP server span, over OTLP."""
+    received: list[dict] = []
+    consumer = web.AppRunner(build_app(sink_secret, on_event=received.append), access_log=None)
+    await consumer.setup()
+    port = free_port()
+    await web.TCPSite(consumer, "127.0.0.1", port).start()
+    try:
+        mesh = mesh_factory()
+        await mesh.apply(config_yaml(f"http://127.0.0.1:{port}/hooks"))
+        await mesh.start()
+        assert (await mesh.post("shop", {"order_id": "A-1", "total": 3})).status == 202
+        await eventually(lambda: received, what="the consumer to receive the event")
+        trace_id = received[0]["traceparent"].split("-")[1]
 
-    def services_in_trace() -> set[str]:
-        return {s.service for s in otlp.spans if s.trace_id == trace_id}
+        def in_trace() -> list:
+            return [s for s in otlp.spans if s.trace_id == trace_id]
 
-    expected = {"hookmesh-ingress", "hookmesh-validation", "hookmesh-routing", "hookmesh-delivery"}
-    await eventually(lambda: services_in_trace() >= expected, timeout=10, what="spans of every service over OTLP")
-    names = {s.name for s in otlp.spans if s.trace_id == trace_id}
-    assert {"POST /v1/hooks/{source}", "send hookmesh.ingress.shop", "process hookmesh.ingress.shop",
-            "process hookmesh.deliver.sink", "POST"} <= names
-    client = next(s for s in otlp.spans if s.trace_id == trace_id and s.name == "POST")
-    assert received.headers["traceparent"].split("-")[2] == client.span_id
-    assert client.attributes["http.response.status_code"] == 204
+        expected = {"hookmesh-ingress", "hookmesh-validation", "hookmesh-routing", "hookmesh-delivery",
+                    "hookmesh-demo-sink"}
+        await eventually(lambda: {s.service for s in in_trace()} >= expected, timeout=10,
+                         what="spans of every service and the consumer over OTLP")
+        spans = in_trace()
+        by_id = {s.span_id: s for s in spans}
+        server = next(s for s in spans if s.service == "hookmesh-demo-sink")
+        assert server.name == "POST /hooks" and server.kind == SERVER
+        chain = []
+        node = server
+        while node is not None:
+            chain.append((node.service, node.name))
+            node = by_id.get(node.parent_span_id)
+        assert list(reversed(chain)) == [
+            ("hookmesh-ingress", "POST /v1/hooks/{source}"),
+            ("hookmesh-ingress", "send hookmesh.ingress.shop"),
+            ("hookmesh-validation", "process hookmesh.ingress.shop"),
+            ("hookmesh-validation", "send hookmesh.events.com.acme.order.created"),
+            ("hookmesh-routing", "process hookmesh.events.com.acme.order.created"),
+            ("hookmesh-routing", "send hookmesh.deliver.sink"),
+            ("hookmesh-delivery", "process hookmesh.deliver.sink"),
+            ("hookmesh-delivery", "POST"),
+            ("hookmesh-demo-sink", "POST /hooks"),
+        ]
+        client = by_id[server.parent_span_id]
+        assert client.attributes["http.response.status_code"] == 204
+    finally:
+        await consumer.cleanup()
