@@ -26,7 +26,12 @@ async def hookmesh(*args: str, env: dict[str, str] | None = None, stdin: bytes |
     process = await asyncio.create_subprocess_exec(
         *hookmesh_command(), *args, env={**os.environ, **(env or {})}, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    except TimeoutError:
+        process.kill()  # a hung command must not outlive its test
+        await process.wait()
+        raise AssertionError(f"hookmesh {' '.join(args)} did not finish within {timeout}s") from None
     return Result(process.returncode or 0, out.decode(), err.decode())
 
 
