@@ -289,6 +289,12 @@ class DeliveryService:
                 running.breaker.poll()
             await asyncio.sleep(0.1)
 
+    def _gate_now(self, running: _Running) -> Grant | None:
+        """The gate without waiting: a grant when the destination takes an attempt right now."""
+        if self._stopping or self.held_reason(running.destination.name) not in ("", "breaker_open"):
+            return None
+        return running.breaker.acquire()
+
     async def _gate(self, running: _Running) -> Grant | None:
         """Wait while the destination is paused, disabled or its breaker refuses; None when it was stopped.
         Held messages are few (the consumer stopped fetching) and kept alive by their handler."""
@@ -372,8 +378,10 @@ class DeliveryService:
         if span.is_recording():
             span.set_attributes({"hookmesh.event.id": event.id, "hookmesh.destination": name,
                                  "hookmesh.attempt": attempt})
-        async with _keep_alive(msg, running.destination.timeout + 30):
-            grant = await self._gate(running)
+        grant = self._gate_now(running)
+        if grant is None:
+            async with _keep_alive(msg, running.destination.timeout + 30):
+                grant = await self._gate(running)
         if grant is None:
             return Outcome.nak(1.0, "destination_stopped")
         key = f"{name}.{event.id}"

@@ -205,9 +205,12 @@ def _is_json(request: web.Request) -> bool:
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise BodyTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+        # The parser stops at Content-Length, so one read is bounded by the check above.
+        return await request.read()
+    chunks: list[bytes] = []  # chunked transfer: count as it arrives
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
