@@ -278,6 +278,7 @@ def parse_config(text: str, *, file: str = "<config>") -> Config:
         raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file, field=where) from None
     if raw is None:
         raw = {}
+    raw = _join_surrogates(raw, file)
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping with sources, schemas, destinations, routes, "
                           "consumers", file=file)
@@ -318,6 +319,27 @@ def _suggest_field(reason: str) -> str:
     close = difflib.get_close_matches(match.group(1), _ALL_FIELDS, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown field {match.group(1)!r}{hint}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _join_surrogates(node: Any, file: str) -> Any:
+    """YAML reads the escape pair "\\ud83d\\ude00" as two lone surrogates; JSON reads one character. Join
+    pairs the JSON way, and refuse a lone surrogate, which no UTF-8 text (NATS KV, logs) can hold."""
+    if isinstance(node, str):
+        if not _SURROGATE.search(node):
+            return node
+        try:
+            return node.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise ConfigError(f"text {node[:40]!r} holds a lone surrogate escape; write the character itself",
+                              file=file) from None
+    if isinstance(node, dict):
+        return {_join_surrogates(k, file): _join_surrogates(v, file) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_join_surrogates(v, file) for v in node]
+    return node
 
 
 def check_config(config: Config, *, known_destinations: set[str] | None = None) -> list[tuple[str, str]]:

@@ -109,10 +109,12 @@ class Sender:
                 raise PermanentDelivery(f"refused {self.url.with_query(None)}: not a valid URL ({exc})") from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 latency = (time.perf_counter() - started) * 1000
-                reason = "timeout" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
+                reason = (f"no response within {self.destination.timeout:g}s" if isinstance(exc, asyncio.TimeoutError)
+                          else f"{type(exc).__name__}: {exc}")
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR, reason))
-                failure = RetryableDelivery(f"connection failed: {reason}")
+                failure = RetryableDelivery(reason if isinstance(exc, asyncio.TimeoutError)
+                                            else f"connection failed: {reason}")
                 failure.latency_ms = latency  # type: ignore[attr-defined]
                 raise failure from None
             latency = (time.perf_counter() - started) * 1000

@@ -13,7 +13,7 @@ import yaml
 from shared import nats_runtime
 from shared.config import KINDS, encode_item, item_name, load_config, to_builtins
 from shared.configstore import apply_config, read_config
-from shared.settings import DEFAULT_NATS_URL
+from shared.settings import DEFAULT_NATS_URL, redact_url
 from shared.streams import ensure_streams
 
 
@@ -26,8 +26,8 @@ async def _connect() -> Any:
     try:
         return await nats_runtime.connect(url, "cli")
     except Exception as exc:
-        raise SystemExit(f"cannot reach NATS at {url} ({exc or type(exc).__name__}); start `hookmesh up` or set "
-                         "NATS_URL") from None
+        raise SystemExit(f"cannot reach NATS at {redact_url(url)} ({exc or type(exc).__name__}); start "
+                         "`hookmesh up` or set NATS_URL") from None
 
 
 def add_apply_arguments(parser: argparse.ArgumentParser) -> None:

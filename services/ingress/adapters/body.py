@@ -7,6 +7,7 @@ refused: hookmesh carries events, not files (send the file's URL instead).
 from __future__ import annotations
 
 import codecs
+import json
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -45,15 +46,53 @@ def decode_body(content_type: str, body: bytes) -> tuple[Any, bool]:
     if mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json")):
         if _charset(params) != "utf-8":
             raise UnsupportedMediaType(f"charset {params['charset']} is not accepted; JSON must be UTF-8")
-        try:
-            return msgspec.json.decode(body), False
-        except msgspec.DecodeError as exc:
-            raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+        return decode_json(body), False
     if mime == FORM:
         return _form(body, _charset(params)), True
     if mime == MULTIPART:
         return _multipart(content_type, body), True
     raise UnsupportedMediaType(f"content type {mime or 'none'} is not accepted by this source; send {ACCEPTED}")
+
+
+MAX_DEPTH = 64
+
+
+def decode_json(body: bytes) -> Any:
+    """JSON that every parser reads the same way: UTF-8, at most MAX_DEPTH levels, no repeated keys."""
+    try:
+        data = msgspec.json.decode(body)
+    except UnicodeDecodeError as exc:
+        raise UnsupportedMediaType(f"JSON must be UTF-8: invalid byte at {exc.start}") from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody(f"the body is nested more than {MAX_DEPTH} levels deep") from None
+    _check_depth(data)
+    if b"{" in body:
+        # A repeated key is read as its last value here and perhaps as its first elsewhere; refuse it.
+        json.loads(body, object_pairs_hook=_no_repeated_keys)
+    return data
+
+
+def _check_depth(data: Any) -> None:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedBody(f"the body is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedBody(f"the key {key!r} appears twice in one object; send it once")
+        out[key] = value
+    return out
 
 
 def _add(fields: dict[str, Any], key: str, value: str) -> None:
@@ -71,7 +110,11 @@ def _form(body: bytes, charset: str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise MalformedBody(f"the form body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
     fields: dict[str, Any] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict"):
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"a percent-encoded form value is not valid {charset}: {exc.reason}") from None
+    for key, value in pairs:
         _add(fields, key, value)
     return fields
 
