@@ -199,6 +199,11 @@ class ServiceHost:
         self._stop.set()
         grace = self.settings.drain_grace if grace is None else grace
         started = time.monotonic()
+        # HTTP first, while NATS is still up: stop listening, and let requests in flight (an ingress request
+        # waiting for its JetStream ack) finish with their answer rather than lose it.
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
         with contextlib.suppress(Exception):
             await self.service.stop(grace)
         if self.config:
@@ -210,8 +215,6 @@ class ServiceHost:
                 await asyncio.wait_for(self.nc.drain(), timeout=5)
             with contextlib.suppress(Exception):
                 await self.nc.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
         log.info("%s stopped after %.1fs of drain", self.name, time.monotonic() - started)
 
 
