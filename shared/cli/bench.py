@@ -33,11 +33,12 @@ def table(report: dict[str, Any]) -> str:
     ratios = report["ratios"]
     rows.append("")
     rows.append(f"hookmesh end to end / raw JetStream limit: {ratios['end_to_end_vs_raw']:.1%}")
-    rows.append(f"hookmesh ingress / bare aiohttp ingest:    {ratios['ingress_vs_bare_aiohttp']:.1%}")
+    rows.append(f"hookmesh ingress alone / bare aiohttp:     {ratios['ingress_vs_bare_aiohttp']:.1%}")
     rows.append("")
     rows.append(f"{'process':<12} {'cpu s (max run)':>16} {'rss MB':>8} {'rss peak MB':>12}")
     for name, proc in report["processes"].items():
         rows.append(f"{name:<12} {proc['cpu_s_max_run']:>16} {proc['rss_mb']:>8} {proc['rss_peak_mb']:>12}")
+    rows.append(f"hookmesh up (all services, one process) idle RSS: {report['hookmesh_up_idle_rss_mb']} MB")
     machine = report["machine"]
     rows.append(f"\n{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, {report['when']}")
     return "\n".join(rows)
@@ -54,7 +55,8 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     results = [r for r in report["results"] if " at " not in r["name"]]
     names = [r["name"].replace(" (", "\n(") for r in results]
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    bars = ax.barh(names, [r["events_per_s"] for r in results], color=["#888", "#888", "#2b7bb9", "#2b7bb9"])
+    colors = ["#999999" if r["name"].startswith(("raw", "bare")) else "#2b7bb9" for r in results]
+    bars = ax.barh(names, [r["events_per_s"] for r in results], color=colors)
     ax.bar_label(bars, labels=[f"{r['events_per_s']:,.0f}/s" for r in results], padding=4)
     ax.invert_yaxis()
     ax.set_xlabel("events per second (higher is better)")
