@@ -186,7 +186,7 @@ def _dec_hook(typ: type, obj: Any) -> Any:
         if not isinstance(obj, str):
             raise ValueError(f"expected a rate such as 50/s, got {obj!r}")
         return Rate(parse_rate(obj))
-    raise NotImplementedError(f"no decoder for {typ}")
+    raise NotImplementedError(f"no decoder for {typ}")  # msgspec's protocol: this hook does not handle typ
 
 
 def convert(obj: Any, typ: type) -> Any:
@@ -207,7 +207,7 @@ def _enc_hook(obj: Any) -> Any:
         return format_duration(obj)
     if isinstance(obj, Rate):
         return f"{float(obj):g}/s"
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")  # msgspec's protocol, as in _dec_hook
 
 
 _item_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -109,7 +109,8 @@ class Sender:
                 raise PermanentDelivery(f"refused {self.url.with_query(None)}: not a valid URL ({exc})") from None
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 latency = (time.perf_counter() - started) * 1000
-                reason = (f"no response within {self.destination.timeout:g}s" if isinstance(exc, asyncio.TimeoutError)
+                reason = (f"timeout: no response within {self.destination.timeout:g}s"
+                          if isinstance(exc, asyncio.TimeoutError)
                           else f"{type(exc).__name__}: {exc}")
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR, reason))
