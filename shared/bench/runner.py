@@ -63,7 +63,9 @@ def log(message: str) -> None:
 
 class Bench:
     def __init__(self, *, events: int, rate: float, rate_seconds: float, connections: int, workdir: Path,
-                 sample_ratio: float, sync_interval: str | None = "1s") -> None:
+                 sample_ratio: float, sync_interval: str | None = "1s", soak_seconds: float = 0) -> None:
+        self.soak_seconds = soak_seconds
+        self.soak: dict[str, Any] = {}
         self.sync_interval = sync_interval
         self.events = events
         self.rate = rate
@@ -193,10 +195,43 @@ class Bench:
                                        stats["latencies"]))
             for proc in services:
                 proc.sample()
+            if self.soak_seconds:
+                await self._soak(http, ingress, stats_url, services)
             self.resources = {p.name: {"cpu_s_max_run": cpu[p.name], "rss_mb": round(p.rss_mb(), 1),
                                        "rss_peak_mb": round(p.rss_peak_mb, 1)} for p in services}
         await otlp.close()
         await nc.close()
+
+    async def _soak(self, http: aiohttp.ClientSession, ingress: str, stats_url: str, services: list[Proc]) -> None:
+        """A long fixed-rate run; every service's RSS is sampled, and growth from the first minute to the end
+        is reported (the first minute holds warm-up allocations)."""
+        await http.post(stats_url.replace("/stats", "/reset"))
+        events = int(self.rate * self.soak_seconds)
+        log(f"soak: {self.rate:.0f} events/s for {self.soak_seconds:.0f}s ...")
+        samples: dict[str, list[tuple[float, float]]] = {p.name: [] for p in services}
+        started = time.monotonic()
+
+        async def sample() -> None:
+            while True:
+                for proc in services:
+                    proc.sample()
+                    samples[proc.name].append((time.monotonic() - started, proc.samples[-1]))
+                await asyncio.sleep(15)
+
+        sampler = asyncio.create_task(sample())
+        run = await self.loadgen(ingress, "soak", events, rate=self.rate)
+        await _wait_count(http, stats_url, events, timeout=600)
+        sampler.cancel()
+        stats = await _stats(http, stats_url)
+        self.soak = {
+            "seconds": self.soak_seconds, "rate": self.rate, "events": events, "errors": run.errors,
+            "delivered": stats["unique"], "p50_ms": round(stats["p50_ms"], 2), "p99_ms": round(stats["p99_ms"], 2),
+            "rss_mb": {name: {"after_1min": next((r for t, r in points if t >= 60), points[0][1]),
+                              "end": points[-1][1],
+                              "growth": round(points[-1][1] - next((r for t, r in points if t >= 60), points[0][1]),
+                                              1)}
+                       for name, points in samples.items() if points},
+        }
 
     async def _watch_backlog(self, nc: Any, services: list[Proc]) -> None:
         js = nc.jetstream()
@@ -230,6 +265,7 @@ class Bench:
                        "ingress_vs_bare_aiohttp": round(ingress.events_per_s / baseline.events_per_s, 3)},
             "processes": self.resources,
             "hookmesh_up_idle_rss_mb": self.up_rss,
+            "soak": self.soak,
         }
 
 

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=float, default=0.01, help="trace sampling ratio (default 0.01)")
     parser.add_argument("--sync-interval", default="1s", help="JetStream fsync interval of the server the bench "
                         "starts: 'always' or a duration (default 1s, as hookmesh up)")
+    parser.add_argument("--soak", type=float, default=0, metavar="SECONDS",
+                        help="after the other runs, hold the fixed rate this long and report RSS growth (e.g. 600)")
     parser.add_argument("--out", default="bench-results", help="folder for bench.json and bench.png")
 
 
@@ -39,6 +41,11 @@ def table(report: dict[str, Any]) -> str:
     for name, proc in report["processes"].items():
         rows.append(f"{name:<12} {proc['cpu_s_max_run']:>16} {proc['rss_mb']:>8} {proc['rss_peak_mb']:>12}")
     rows.append(f"hookmesh up (all services, one process) idle RSS: {report['hookmesh_up_idle_rss_mb']} MB")
+    soak = report.get("soak")
+    if soak:
+        rows.append(f"soak {soak['seconds']:.0f}s at {soak['rate']:.0f}/s: {soak['delivered']}/{soak['events']} "
+                    f"delivered, p50 {soak['p50_ms']} ms, p99 {soak['p99_ms']} ms; RSS growth after the first minute: "
+                    + ", ".join(f"{n} {v['growth']:+} MB" for n, v in soak["rss_mb"].items()))
     machine = report["machine"]
     rows.append(f"\n{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, {report['when']}")
     return "\n".join(rows)
@@ -76,7 +83,8 @@ async def main(args: argparse.Namespace) -> int:
     workdir = temp_workdir()
     print(f"hookmesh bench: logs and data in {workdir}", file=sys.stderr)
     bench = Bench(events=args.events, rate=args.rate, rate_seconds=args.rate_seconds, connections=args.connections,
-                  workdir=workdir, sample_ratio=args.sample, sync_interval=args.sync_interval)
+                  workdir=workdir, sample_ratio=args.sample, sync_interval=args.sync_interval,
+                  soak_seconds=args.soak)
     report = await bench.run()
     out = Path(args.out)
     await asyncio.to_thread(_write, out, msgspec.json.format(msgspec.json.encode(report), indent=2))
