@@ -300,10 +300,9 @@ class DeliveryService:
         Held messages are few (the consumer stopped fetching) and kept alive by their handler."""
         name = running.destination.name
         while self.running.get(name) is running and not self._stopping:
-            if self.held_reason(name) in ("", "breaker_open"):
-                grant = running.breaker.acquire()
-                if grant is not None:
-                    return grant
+            grant = self._gate_now(running)
+            if grant is not None:
+                return grant
             await asyncio.sleep(GATE_POLL)
         return None
 
