@@ -13,6 +13,7 @@ from aiohttp import web
 
 from shared.embedded_nats import free_port
 from tests.support.events import ROUTING_DELIVERY, config, destination, publish, route
+from tests.support.http import serve
 from tests.support.mesh import Mesh
 
 KEYS = ("a", "b", "c", "d")
@@ -56,10 +57,7 @@ class KeyedSink:
     async def start(self) -> web.AppRunner:
         app = web.Application()
         app.router.add_post("/hooks", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        return runner
+        return await serve(app, self.port)
 
 
 async def test_events_of_a_key_arrive_in_order_and_a_failing_key_holds_only_itself(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from services.demosink.app import build_app
 from shared import tracing
 from shared.embedded_nats import free_port
+from tests.support.http import serve
 from tests.support.mesh import Mesh, config_yaml
 from tests.support.otlp import OtlpReceiver
 from tests.support.polling import eventually
@@ -34,10 +34,8 @@ async def test_trace_is_exported_over_otlp(mesh_factory: type[Mesh], sink_secret
                                            otlp: OtlpReceiver) -> None:
     """ingress -> validation -> routing -> delivery -> the consumer's own HTTP server span, over OTLP."""
     received: list[dict] = []
-    consumer = web.AppRunner(build_app(sink_secret, on_event=received.append), access_log=None)
-    await consumer.setup()
     port = free_port()
-    await web.TCPSite(consumer, "127.0.0.1", port).start()
+    consumer = await serve(build_app(sink_secret, on_event=received.append), port)
     try:
         mesh = mesh_factory()
         await mesh.apply(config_yaml(f"http://127.0.0.1:{port}/hooks"))

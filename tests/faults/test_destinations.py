@@ -15,6 +15,7 @@ from aiohttp import web
 
 from shared.embedded_nats import free_port
 from tests.faults.conftest import apply_text
+from tests.support.http import serve
 from tests.support.load import LoadDriver, dead_letter_event_ids, tally, undelivered
 from tests.support.mesh import config_yaml
 from tests.support.natsserver import NatsServer
@@ -108,9 +109,7 @@ class HangingSink:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hooks", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve(app, self.port, shutdown_timeout=1.0)
 
     async def stop(self) -> None:
         self.release.set()

@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from shared.embedded_nats import free_port
+from tests.support.http import serve
 
 
 @dataclass
@@ -47,9 +48,7 @@ class RecordingSink:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/hooks", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner = await serve(app, self.port)
 
     async def stop(self) -> None:
         if self._runner:
