@@ -45,8 +45,11 @@ PUBLISH_ERRORS = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.
 
 
 async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | None = None,
-                  connect_timeout: float = 2.0) -> NATS:
-    """Connect with endless reconnects. Raises OSError-like errors only for the first connect."""
+                  connect_timeout: float = 2.0, inbox_prefix: str = "_INBOX") -> NATS:
+    """Connect with endless reconnects. Raises OSError-like errors only for the first connect.
+
+    `inbox_prefix`: where replies come back (JetStream acks, API answers, pulled messages); a service's
+    NATS user may subscribe only below its own (shared/natsperms.py)."""
 
     holder: list[NATS] = []
 
@@ -63,6 +66,12 @@ async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | No
             on_change(True)
 
     async def error(exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():
+            # The request it belongs to only times out; this line says why.
+            log.error("NATS refused this: %s. The NATS user of %s lacks that permission: regenerate the "
+                      "authorization block with `hookmesh nats-auth` for this hookmesh version, or check "
+                      "NATS_USER", exc, name, extra={"client": name})
+            return
         log.debug("NATS client error: %s", exc, extra={"client": name})
 
     servers = url.split(",")
@@ -74,7 +83,7 @@ async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | No
         # unbounded once connected, so a running service rides out any outage.
         allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.5,
         ping_interval=10, max_outstanding_pings=3, disconnected_cb=disconnected,
-        reconnected_cb=reconnected, error_cb=error, pending_size=8 * 1024 * 1024,
+        reconnected_cb=reconnected, error_cb=error, pending_size=8 * 1024 * 1024, inbox_prefix=inbox_prefix,
         **NatsAuth.from_env().connect_options(),
     ), timeout=connect_timeout * 2 * len(servers) + 2)
     holder.append(nc)
@@ -85,12 +94,12 @@ async def connect(url: str, name: str, *, on_change: Callable[[bool], None] | No
 
 
 async def connect_with_retry(url: str, name: str, *, on_change: Callable[[bool], None] | None = None,
-                             stop: asyncio.Event | None = None) -> NATS:
+                             stop: asyncio.Event | None = None, inbox_prefix: str = "_INBOX") -> NATS:
     """Connect, retrying with a capped backoff and a log line per attempt that says what to check."""
     delay = 0.5
     while True:
         try:
-            return await connect(url, name, on_change=on_change)
+            return await connect(url, name, on_change=on_change, inbox_prefix=inbox_prefix)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             log.warning("cannot reach NATS at %s (%s); retrying in %.1fs. Is nats-server running, and is "
                         "NATS_URL right?", redact_url(url), exc or type(exc).__name__, delay, extra={"client": name})

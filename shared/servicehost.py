@@ -27,9 +27,10 @@ from shared.deadletters import DeadLetterWriter
 from shared.errors import Unauthorized, Unavailable
 from shared.metrics import StageMetrics, new_registry
 from shared.nats_runtime import Publisher
+from shared.natsperms import service_inbox
 from shared.problems import json_response, problem_middleware
 from shared.settings import Settings
-from shared.streams import ensure_streams
+from shared.streams import wait_for_streams
 
 log = logging.getLogger("hookmesh.host")
 
@@ -175,9 +176,10 @@ class ServiceHost:
                     consumer.reset_credits()
 
         self.nc = await nats_runtime.connect_with_retry(self.settings.nats_url, self.name,
-                                                        on_change=connection_changed, stop=self._stop)
+                                                        on_change=connection_changed, stop=self._stop,
+                                                        inbox_prefix=service_inbox(self.name))
         js = self.nc.jetstream(timeout=self.settings.publish_timeout)
-        await ensure_streams(js, replicas=self.settings.replicas)
+        await wait_for_streams(js, stop=self._stop)
         self.config = ConfigStore(js)
         await self.config.start()
         await self.config.loaded.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -69,6 +70,36 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
                 raise
             await js.update_stream(config)
     await ensure_buckets(js, replicas=replicas)
+
+
+async def missing_streams(js: JetStreamContext) -> list[str]:
+    """The hookmesh streams and KV buckets (as their streams, KV_<bucket>) that do not exist."""
+    missing = []
+    for name in [spec.name for spec in STREAMS] + [f"KV_{bucket}" for bucket, *_ in BUCKETS]:
+        try:
+            await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            missing.append(name)
+    return missing
+
+
+async def wait_for_streams(js: JetStreamContext, *, stop: asyncio.Event, retry: float = 2.0) -> None:
+    """A service's start: wait until the streams and buckets exist. Services never create or change them:
+    `hookmesh apply` (the Kubernetes Job, compose's `init`) and `hookmesh up` do, as the admin user, so a
+    service's own NATS user needs no right over any stream (shared/natsperms.py)."""
+    announced = False
+    while missing := await missing_streams(js):
+        if not announced:
+            log.warning("waiting for %s to exist in NATS: run `hookmesh apply -f hookmesh.yaml` (in Kubernetes "
+                        "the hookmesh-apply Job creates them)", ", ".join(missing))
+            announced = True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=retry)
+        except TimeoutError:
+            continue
+        raise asyncio.CancelledError
+    if announced:
+        log.info("the streams and buckets exist now; starting")
 
 
 async def ensure_buckets(js: JetStreamContext, *, replicas: int = 1) -> None:

@@ -27,6 +27,8 @@ RPC_VALIDATE = "hookmesh.rpc.validate"
 
 VALIDATION_CONSUMER = "validation"
 ROUTING_CONSUMER = "routing"
+# deadletter's durable on HOOKMESH_DLQ that turns dead letters into operational events
+OPS_EVENTS_CONSUMER = "deadletter_opsevents"
 
 # Names become subject tokens, KV keys and consumer names, so they are kept to a safe alphabet.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

@@ -32,7 +32,7 @@ SYSTEM_SOURCE = "/hookmesh/system"
 OPERATIONAL_PREFIX = "com.hookmesh."
 DELIVERY_FAILED = "com.hookmesh.delivery.failed"
 EVENT_REJECTED = "com.hookmesh.event.rejected"
-CONSUMER = "deadletter_opsevents"
+CONSUMER = subjects.OPS_EVENTS_CONSUMER
 
 
 def derived_event_id(letter_id: str, kind: str) -> str:

@@ -16,9 +16,12 @@ from nats.aio.msg import Msg
 
 from examples.invoicing.service import InvoicingService
 from shared import consumer, nats_runtime, subjects
+from shared.cli.natsauth import password_env
 from shared.consumer import ConsumerNotProvisioned, EventConsumer
 from shared.embedded_nats import EmbeddedNats, free_port
 from shared.envelope import encode, new_event, new_event_id
+from shared.natsperms import service_user
+from shared.settings import SERVICES
 from tests.support.cli import hookmesh
 from tests.support.polling import eventually
 
@@ -31,7 +34,8 @@ consumers:
     types: [{SHIPPED}]
 """
 PASSWORDS = {"HOOKMESH_NATS_PASSWORD": "admin-pw", "HOOKMESH_NATS_PASSWORD_INVOICING": "invoicing-pw",
-             "HOOKMESH_NATS_PASSWORD_SHIPPING": "shipping-pw"}
+             "HOOKMESH_NATS_PASSWORD_SHIPPING": "shipping-pw",
+             **{password_env(service_user(s)): f"{s}-pw" for s in SERVICES}}
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ class Mesh:
         return await apply_config(nc.jetstream(), parse_config(text, file="test.yaml"), prune=prune)
 
     async def start(self) -> Mesh:
+        await self.connect()  # as an operator's `hookmesh apply` would: the services wait for the streams
         self.http = aiohttp.ClientSession()
         for name in self.service_names:
             self.hosts[name] = ServiceHost(load_service(name), self.settings, admin_api=name == "deadletter")

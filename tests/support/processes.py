@@ -150,10 +150,13 @@ async def port_closed(port: int, timeout: float = 15.0) -> None:
 class ServiceSet:
     """The five services, each `hookmesh run <name>`, against one NATS URL."""
 
-    def __init__(self, nats_url: str, workdir: Path, **extra_env: str) -> None:
+    def __init__(self, nats_url: str, workdir: Path, *, per_service: dict[str, dict[str, str]] | None = None,
+                 **extra_env: str) -> None:
+        """`per_service`: more environment for one service (its own NATS user, say)."""
         self.ports = service_ports()
         self.env = service_env(nats_url, self.ports, **extra_env)
-        self.procs = {name: run_service(name, self.env, workdir) for name in SERVICES}
+        self.procs = {name: run_service(name, {**self.env, **(per_service or {}).get(name, {})}, workdir)
+                      for name in SERVICES}
 
     async def start(self) -> None:
         started = time.monotonic()
