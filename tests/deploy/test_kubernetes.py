@@ -27,7 +27,9 @@ from deploy_facts import (
 )
 from kubernetes_validate.utils import all_versions, latest_version
 
+from shared.cli.natsauth import helm_values, secret_key
 from shared.config import Config, load_config
+from shared.natsperms import service_user
 from shared.settings import DEFAULT_PORTS, SERVICES
 
 
@@ -280,6 +282,35 @@ def test_deadletter_gets_its_admin_token_from_the_secret(objects: list[dict]) ->
     container = pod_spec(deployment_for(objects, "deadletter"))["containers"][0]
     token = container_env(objects, container)["HOOKMESH_ADMIN_TOKEN"]
     assert token["secretKeyRef"]["name"] == SECRET_NAME
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_connects_to_nats_as_its_own_user(objects: list[dict], service: str) -> None:
+    env = container_env(objects, pod_spec(deployment_for(objects, service))["containers"][0])
+    assert env["NATS_USER"] == service_user(service)
+    assert env["NATS_PASSWORD"]["secretKeyRef"] == {"name": SECRET_NAME, "key": secret_key(service_user(service))}
+    assert not urlparse(env["NATS_URL"]).username, "no shared credentials in NATS_URL"
+
+
+def test_only_the_apply_job_is_the_nats_admin(objects: list[dict]) -> None:
+    job = only(by_kind(objects, "Job"))
+    env = container_env(objects, pod_spec(job)["containers"][0])
+    assert env["NATS_USER"] == "hookmesh"
+    assert env["NATS_PASSWORD"]["secretKeyRef"] == {"name": SECRET_NAME, "key": secret_key("hookmesh")}
+    users = {container_env(objects, pod_spec(d)["containers"][0]).get("NATS_USER")
+             for d in by_kind(objects, "Deployment").values()}
+    assert "hookmesh" not in users
+
+
+def test_nats_users_in_the_helm_values_are_the_codes(config: Config) -> None:
+    """deploy/nats/values.yaml holds what `hookmesh nats-auth --format helm` generates for this config."""
+    values = load_yaml(K8S.parent / "nats" / "values.yaml")
+    expected = helm_values(config.consumers)
+    assert values["config"]["merge"]["authorization"] == expected["config"]["merge"]["authorization"], (
+        "regenerate with `hookmesh nats-auth -f deploy/k8s/base/hookmesh.yaml --format helm`")
+    assert values["container"]["env"] == expected["container"]["env"]
+    assert {ref["secretKeyRef"]["key"] for ref in (v["valueFrom"] for v in values["container"]["env"].values())} \
+        <= example_secret_keys()
 
 
 def test_config_secrets_are_mounted_where_they_are_read(objects: list[dict], config: Config) -> None:
