@@ -96,6 +96,7 @@ async def test_every_service_runs_on_its_own_user_and_nothing_else(
         services.stop()
     assert violations(server.log_file) == []
     assert not [name for name, text in logs.items() if "NATS refused" in text]
+    assert not [name for name, text in logs.items() if any(pw in text for pw in PASSWORDS.values())]
 
 
 async def _run_the_flow(services: ServiceSet, sink: RecordingSink) -> None:
