@@ -64,6 +64,28 @@ def build(config: Config, *, nats_host: str = "127.0.0.1:4222") -> dict[str, Any
                                            **({"enum": destinations} if destinations else {})}},
             "messages": {"cloudEvent": {"$ref": "#/components/messages/CloudEvent"}},
         },
+        "deliverBatch": {
+            "address": subjects.deliver_batch("{destination}"),
+            "title": f"Events of `channel: batch` routes, sent in batches (stream {subjects.DELIVER_STREAM})",
+            "parameters": {"destination": {"description": "a destination with `batch:` settings",
+                                           **({"enum": destinations} if destinations else {})}},
+            "messages": {"cloudEvent": {"$ref": "#/components/messages/CloudEvent"}},
+        },
+        "deliverOrdered": {
+            "address": subjects.deliver_ordered("{destination}"),
+            "title": f"Events with a partitionkey for an `ordered: true` destination "
+                     f"(stream {subjects.DELIVER_STREAM})",
+            "description": "Delivered one at a time per partitionkey, by one pinned delivery replica.",
+            "parameters": {"destination": {"description": "an ordered destination",
+                                           **({"enum": destinations} if destinations else {})}},
+            "messages": {"cloudEvent": {"$ref": "#/components/messages/CloudEvent"}},
+        },
+        "validateRequest": {
+            "address": subjects.RPC_VALIDATE,
+            "title": "Dry-run validation (core NATS request-reply, no stream)",
+            "description": "Ingress sends a CloudEvent for `?dry_run=true`; validation answers the verdict.",
+            "messages": {"cloudEvent": {"$ref": "#/components/messages/CloudEvent"}},
+        },
         "deadLetters": {
             "address": subjects.dlq("{stage}", "{name}"),
             "title": f"Dead letters (stream {subjects.DLQ_STREAM})",

@@ -100,7 +100,7 @@ def service_permissions(service: str) -> Permissions:
         subscribe=[f"{service_inbox(service)}.>"])
     if service == "ingress":
         return common.add(publish=[
-            subjects.INGRESS_ALL, "hookmesh.dlq.ingress.>",
+            subjects.INGRESS_ALL,
             subjects.RPC_VALIDATE, *read_stream(subjects.INGRESS_STREAM), *kv_write(subjects.DEDUP_BUCKET)])
     if service == "validation":
         perms = common.add(

@@ -50,6 +50,9 @@ def test_every_subject_and_registered_type_is_described() -> None:
     addresses = {c["address"] for c in document["channels"].values()}
     assert subjects.ingress("{source}") in addresses
     assert subjects.deliver("{destination}") in addresses
+    assert subjects.deliver_batch("{destination}") in addresses
+    assert subjects.deliver_ordered("{destination}") in addresses
+    assert subjects.RPC_VALIDATE in addresses
     assert subjects.dlq("{stage}", "{name}") in addresses
     assert subjects.events("com.acme.order.created") in addresses
     assert subjects.events("com.acme.invoice.paid") in addresses

@@ -37,7 +37,8 @@ def test_each_stage_publishes_only_to_the_next_and_its_own_dead_letters() -> Non
     def subjects(service: str) -> set[str]:
         return {p for p in service_permissions(service).publish if p.startswith("hookmesh.")}
 
-    assert subjects("ingress") == {"hookmesh.ingress.>", "hookmesh.dlq.ingress.>", "hookmesh.rpc.validate"}
+    # ingress answers what it refuses (4xx) rather than dead-lettering it
+    assert subjects("ingress") == {"hookmesh.ingress.>", "hookmesh.rpc.validate"}
     assert subjects("validation") == {"hookmesh.events.>", "hookmesh.dlq.validation.>"}
     assert subjects("routing") == {"hookmesh.deliver.>", "hookmesh.dlq.routing.>"}
     assert subjects("delivery") == {"hookmesh.dlq.delivery.>", "hookmesh.events.com.hookmesh.>"}
