@@ -211,7 +211,8 @@ class Publisher:
             if span.is_recording():
                 span.set_attribute("messaging.message.body.size", len(body))
                 span.set_attribute("hookmesh.event.type", event.type)
-            return await self._send(span, subject, body, msg_id, stream, headers)
+            return await self._send(span, subject, body, msg_id, stream, headers,
+                                    (event.traceparent, event.tracestate))
 
     async def publish_raw(self, subject: str, body: bytes, *, msg_id: str, stream: str,
                           headers: dict[str, str] | None = None) -> PubAck:
@@ -227,11 +228,19 @@ class Publisher:
         return Unavailable(detail, headers={"Retry-After": "5"})
 
     async def _send(self, span: Any, subject: str, body: bytes, msg_id: str, stream: str,
-                    headers: dict[str, str] | None) -> PubAck:
+                    headers: dict[str, str] | None,
+                    trace_headers: tuple[str | None, str | None] | None = None) -> PubAck:
         hdrs = dict(headers) if headers else {}
         hdrs[MSG_ID] = msg_id
         hdrs["Nats-Expected-Stream"] = stream
-        tracing.inject(hdrs)
+        if trace_headers is None:
+            tracing.inject(hdrs)
+        else:  # the send span's context, already formatted for the envelope
+            traceparent, tracestate = trace_headers
+            if traceparent:
+                hdrs["traceparent"] = traceparent
+            if tracestate:
+                hdrs["tracestate"] = tracestate
         if not self.nc.is_connected:
             raise self._error(span, "disconnected", "not connected to NATS")
         if not self._started:
