@@ -220,7 +220,8 @@ class Publisher:
             if span.is_recording():
                 span.set_attribute("messaging.message.body.size", len(body))
                 span.set_attribute("hookmesh.event.type", event.type)
-            return await self._send(span, subject, body, msg_id, stream, headers)
+            return await self._send(span, subject, body, msg_id, stream, headers,
+                                    (event.traceparent, event.tracestate))
 
     async def publish_raw(self, subject: str, body: bytes, *, msg_id: str, stream: str,
                           headers: dict[str, str] | None = None) -> PubAck:
@@ -236,11 +237,19 @@ class Publisher:
         return Unavailable(detail, headers={"Retry-After": "5"})
 
     async def _send(self, span: Any, subject: str, body: bytes, msg_id: str, stream: str,
-                    headers: dict[str, str] | None) -> PubAck:
+                    headers: dict[str, str] | None,
+                    trace_headers: tuple[str | None, str | None] | None = None) -> PubAck:
         hdrs = dict(headers) if headers else {}
         hdrs[MSG_ID] = msg_id
         hdrs["Nats-Expected-Stream"] = stream
-        tracing.inject(hdrs)
+        if trace_headers is None:
+            tracing.inject(hdrs)
+        else:  # the send span's context, already formatted for the envelope
+            traceparent, tracestate = trace_headers
+            if traceparent:
+                hdrs["traceparent"] = traceparent
+            if tracestate:
+                hdrs["tracestate"] = tracestate
         if not self.nc.is_connected:
             raise self._error(span, "disconnected", "not connected to NATS")
         if not self._started:
@@ -349,6 +358,7 @@ class PullConsumer:
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._batch_floor = max(1, max_in_flight // 4)
         self._last_seen = time.monotonic()
         self._stopping = False
         self._paused = False
@@ -380,8 +390,9 @@ class PullConsumer:
         self._wake.set()
 
     async def _pump_loop(self) -> None:
-        batch_floor = max(1, self.max_in_flight // 4)
+        batch_floor = self._batch_floor
         while not self._stopping:
+            self._wake.clear()  # before reading the counters, so a wake during the publish below is kept
             idle = time.monotonic() - self._last_seen
             if self._requested and idle > self.expires + 2 * self.heartbeat:
                 self._requested = 0  # requests were lost (reconnect, leader change): ask again
@@ -400,7 +411,6 @@ class PullConsumer:
                     self._last_seen = time.monotonic()
                 except (nats.errors.Error, OSError) as exc:
                     self.last_error = str(exc)
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat)
 
@@ -481,7 +491,10 @@ class PullConsumer:
             self._seconds.observe(time.perf_counter() - started)
             self._in_flight -= 1
             self._gauge.dec()
-            self._wake.set()
+            # Wake the pump only when it would ask for more: a wake per message costs more than the message.
+            if (self._requested == 0 or self._stopping
+                    or self.max_in_flight - self._in_flight - self._requested >= self._batch_floor):
+                self._wake.set()
 
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         try:

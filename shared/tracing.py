@@ -12,6 +12,7 @@ otlp when an OTLP endpoint is set, else none), OTEL_EXPORTER_OTLP_[TRACES_]ENDPO
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -109,9 +110,12 @@ def current_ids() -> tuple[str, str]:
 
 
 def traceparent_of(span: trace.Span) -> tuple[str | None, str | None]:
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier, context=trace.set_span_in_context(span))
-    return carrier.get("traceparent"), carrier.get("tracestate")
+    """The W3C headers of `span`, as the propagator writes them (formatted here: this runs per publish)."""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return (f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}",
+            ctx.trace_state.to_header() if ctx.trace_state else None)
 
 
 def messaging_attributes(subject: str, operation: str, *, message_id: str | None = None,
@@ -142,7 +146,8 @@ def _unsampled_child(parent: trace.SpanContext) -> trace.Span:
 
 
 def _random_span_id() -> int:
-    return int.from_bytes(os.urandom(8), "big") or 1
+    # As the SDK's RandomIdGenerator: span ids need uniqueness, not secrecy (os.urandom is a syscall).
+    return random.getrandbits(64) or 1
 
 
 @contextmanager

@@ -92,10 +92,14 @@ class RoutingService:
             span.add_event("hookmesh.region_blocked", {"hookmesh.route": route_name, "hookmesh.destination": name,
                                                        "hookmesh.region": event.region or ""})
         if decision.destinations:
-            await asyncio.gather(*(
-                self.ctx.publisher.publish_event(decision.subjects[name], event,
-                                                 msg_id=f"{event.id}:r:{seq}:{name}", stream=subjects.DELIVER_STREAM)
-                for name in decision.destinations))
+            publishes = [self.ctx.publisher.publish_event(decision.subjects[name], event,
+                                                          msg_id=f"{event.id}:r:{seq}:{name}",
+                                                          stream=subjects.DELIVER_STREAM)
+                         for name in decision.destinations]
+            if len(publishes) == 1:  # the usual case: no task for gather to wrap it in
+                await publishes[0]
+            else:
+                await asyncio.gather(*publishes)
             for name in decision.destinations:
                 self.routed.labels(name).inc()
             return ACK
