@@ -52,6 +52,7 @@ ORDERED_GROUP = "ordered"
 ORDER_WINDOW = 256          # ordered events held at once per destination (all keys together)
 GATE_POLL = 0.05            # how often a held message looks again at a paused destination or open breaker
 HAND_BACK = Outcome.nak(1.0, "stopping")
+KEEP_ALIVE_EVERY = 5.0  # seconds between in-progress acks of a held message
 SYSTEM_SOURCE = "/hookmesh/system"
 DISABLED_TYPE = "com.hookmesh.destination.disabled"
 
@@ -385,7 +386,8 @@ class DeliveryService:
             return Outcome.nak(1.0, "destination_stopped")
         key = f"{name}.{event.id}"
         try:
-            result = await self._attempt(running, event, msg.data, attempt)
+            async with self._while_rate_limited(running, msg):
+                result = await self._attempt(running, event, msg.data, attempt)
         except DeliveryFailure as failure:
             self._observe(running, grant, failure)
             if failure.status == 410:
@@ -408,6 +410,14 @@ class DeliveryService:
         self._end_to_end(name, event)
         await self._delivered(key, attempt, result)
         return ACK
+
+    def _while_rate_limited(self, running: _Running, msg: Msg) -> contextlib.AbstractAsyncContextManager[None]:
+        """In-progress acks while the attempt may queue for the rate limit: with a low limit and many in
+        flight the wait can outlast ack_wait, and JetStream would hand the message out a second time."""
+        limiter = running.sender.limiter
+        if limiter is None or limiter.has_capacity():
+            return contextlib.nullcontext()
+        return _keep_alive(msg, running.destination.timeout + 30)
 
     def _end_to_end(self, name: str, event: CloudEvent) -> None:
         """Seconds from ingress accepting the event (its `time`) to the destination's 2xx."""
@@ -568,7 +578,7 @@ async def _keep_alive(msg: Msg, ack_wait: float) -> AsyncIterator[None]:
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(max(1.0, ack_wait / 3))
+            await asyncio.sleep(max(1.0, min(KEEP_ALIVE_EVERY, ack_wait / 3)))
             with contextlib.suppress(nats.errors.Error, OSError):
                 await msg.in_progress()
 
