@@ -79,6 +79,9 @@ def kv_write(bucket: str) -> list[str]:
     return [*read_stream(kv_stream(bucket)), f"$KV.{bucket}.>"]
 
 
+_DURABLE_VERBS = ("INFO", "CREATE", "DURABLE.CREATE", "MSG.NEXT")
+
+
 def durable(stream: str, name: str) -> list[str]:
     """One durable pull consumer: create or update it, pull, ack, read its info. With `name` ">", every
     durable of the stream (delivery creates one per destination)."""
@@ -86,9 +89,6 @@ def durable(stream: str, name: str) -> list[str]:
         return [*(f"{API}.CONSUMER.{verb}.{stream}.>" for verb in _DURABLE_VERBS), f"$JS.ACK.{stream}.>"]
     return [*(f"{API}.CONSUMER.{verb}.{stream}.{name}" for verb in _DURABLE_VERBS),
             f"{API}.CONSUMER.CREATE.{stream}.{name}.>", f"$JS.ACK.{stream}.{name}.>"]
-
-
-_DURABLE_VERBS = ("INFO", "CREATE", "DURABLE.CREATE", "MSG.NEXT")
 
 
 def service_permissions(service: str) -> Permissions:
@@ -99,9 +99,8 @@ def service_permissions(service: str) -> Permissions:
         + kv_watch(subjects.CONFIG_BUCKET),
         subscribe=[f"{service_inbox(service)}.>"])
     if service == "ingress":
-        return common.add(publish=[
-            subjects.INGRESS_ALL,
-            subjects.RPC_VALIDATE, *read_stream(subjects.INGRESS_STREAM), *kv_write(subjects.DEDUP_BUCKET)])
+        return common.add(publish=[subjects.INGRESS_ALL, subjects.RPC_VALIDATE,
+                                   *read_stream(subjects.INGRESS_STREAM), *kv_write(subjects.DEDUP_BUCKET)])
     if service == "validation":
         perms = common.add(
             publish=["hookmesh.events.>", "hookmesh.dlq.validation.>",
