@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from shared import subjects
 from shared.config import Consumer
 from shared.settings import SERVICES
+from shared.streams import stream_names
+from shared.subjects import kv_stream, service_inbox
 
 API = "$JS.API"
-ALL_STREAMS = (subjects.INGRESS_STREAM, subjects.EVENTS_STREAM, subjects.DELIVER_STREAM, subjects.DLQ_STREAM)
-ALL_BUCKETS = (subjects.CONFIG_BUCKET, subjects.DLQ_STATUS_BUCKET, subjects.ATTEMPTS_BUCKET,
-               subjects.DESTINATION_STATE_BUCKET, subjects.DEDUP_BUCKET)
 OPS_EVENTS = "hookmesh.events.com.hookmesh.>"  # operational events (com.hookmesh.*), published by hookmesh
 
 
@@ -47,15 +46,6 @@ class Permissions:
 
 def service_user(service: str) -> str:
     return f"hookmesh-{service}"
-
-
-def service_inbox(service: str) -> str:
-    """The inbox prefix of a service's connection; its user may subscribe only below it."""
-    return f"_INBOX_hookmesh_{service}"
-
-
-def kv_stream(bucket: str) -> str:
-    return f"KV_{bucket}"
 
 
 def read_stream(stream: str) -> list[str]:
@@ -95,7 +85,7 @@ def service_permissions(service: str) -> Permissions:
     """The publish and subscribe allow lists of one hookmesh service's NATS user."""
     common = Permissions().add(
         # Starting up, a service checks that every stream and bucket exists (it creates none of them).
-        publish=[f"{API}.STREAM.INFO.{s}" for s in (*ALL_STREAMS, *map(kv_stream, ALL_BUCKETS))]
+        publish=[f"{API}.STREAM.INFO.{s}" for s in stream_names()]
         + kv_watch(subjects.CONFIG_BUCKET),
         subscribe=[f"{service_inbox(service)}.>"])
     if service == "ingress":

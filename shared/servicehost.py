@@ -27,10 +27,10 @@ from shared.deadletters import DeadLetterWriter
 from shared.errors import Unauthorized, Unavailable
 from shared.metrics import StageMetrics, new_registry
 from shared.nats_runtime import Publisher
-from shared.natsperms import service_inbox
 from shared.problems import json_response, problem_middleware
 from shared.settings import Settings
 from shared.streams import wait_for_streams
+from shared.subjects import service_inbox
 
 log = logging.getLogger("hookmesh.host")
 

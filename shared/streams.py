@@ -72,10 +72,15 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
     await ensure_buckets(js, replicas=replicas)
 
 
+def stream_names() -> list[str]:
+    """Every stream hookmesh provisions: the four streams and the streams behind the KV buckets."""
+    return [spec.name for spec in STREAMS] + [subjects.kv_stream(bucket) for bucket, *_ in BUCKETS]
+
+
 async def missing_streams(js: JetStreamContext) -> list[str]:
     """The hookmesh streams and KV buckets (as their streams, KV_<bucket>) that do not exist."""
     missing = []
-    for name in [spec.name for spec in STREAMS] + [f"KV_{bucket}" for bucket, *_ in BUCKETS]:
+    for name in stream_names():
         try:
             await js.stream_info(name)
         except nats.js.errors.NotFoundError:

@@ -89,5 +89,15 @@ def consumer_inbox(consumer: str) -> str:
     return f"_INBOX_{consumer}"
 
 
+def service_inbox(service: str) -> str:
+    """A hookmesh service's own inbox prefix, for the same reason (shared/natsperms.py)."""
+    return f"_INBOX_hookmesh_{service}"
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
 def source_from_ingress(subject: str) -> str:
     return subject.split(".", 2)[2]

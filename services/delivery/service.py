@@ -196,7 +196,7 @@ class DeliveryService:
                                  on_change=lambda before, after, why: self._breaker_changed(name, after, why))
         running = _Running(destination, self._fingerprint(destination), sender, breaker)
         self.breaker_state.labels(name).set(0)
-        ack_wait = destination.timeout + 30
+        ack_wait = ack_wait_of(destination)
 
         async def handle(msg: Msg) -> Outcome:
             return await self.handle(msg, name)
@@ -380,7 +380,7 @@ class DeliveryService:
                                  "hookmesh.attempt": attempt})
         grant = self._gate_now(running)
         if grant is None:
-            async with _keep_alive(msg, running.destination.timeout + 30):
+            async with _keep_alive(msg, ack_wait_of(running.destination)):
                 grant = await self._gate(running)
         if grant is None:
             return Outcome.nak(1.0, "destination_stopped")
@@ -417,7 +417,7 @@ class DeliveryService:
         limiter = running.sender.limiter
         if limiter is None or limiter.has_capacity():
             return contextlib.nullcontext()
-        return _keep_alive(msg, running.destination.timeout + 30)
+        return _keep_alive(msg, ack_wait_of(running.destination))
 
     def _end_to_end(self, name: str, event: CloudEvent) -> None:
         """Seconds from ingress accepting the event (its `time`) to the destination's 2xx."""
@@ -467,7 +467,7 @@ class DeliveryService:
         trace.get_current_span().set_attributes({"hookmesh.event.id": event.id, "hookmesh.destination": name,
                                                  "hookmesh.partitionkey": partition})
         key = f"{name}.{event.id}"
-        async with _keep_alive(msg, running.destination.timeout + 30), running.sequencer.turn(partition):
+        async with _keep_alive(msg, ack_wait_of(running.destination)), running.sequencer.turn(partition):
             history = await self._history(key) if attempt > 1 else []
             while True:
                 grant = await self._gate(running)
@@ -507,7 +507,7 @@ class DeliveryService:
         if event is None:
             return Outcome("ack", reason="malformed_envelope")
         trace.get_current_span().set_attributes({"hookmesh.event.id": event.id, "hookmesh.destination": name})
-        async with _keep_alive(msg, running.destination.timeout + 30):
+        async with _keep_alive(msg, ack_wait_of(running.destination)):
             return await running.batcher.add((msg, event))
 
     async def _flush_batch(self, name: str, items: list[tuple[Msg, CloudEvent]]) -> list[Outcome]:
@@ -570,6 +570,12 @@ class DeliveryService:
         if attempt > 1:
             with contextlib.suppress(nats.js.errors.Error, nats.errors.Error):
                 await self.attempts_kv.purge(key)
+
+
+def ack_wait_of(destination: Destination) -> float:
+    """How long JetStream waits for an attempt's ack: the destination's timeout plus room for the attempt's
+    bookkeeping (the attempts bucket, a dead letter); longer holds send in-progress acks."""
+    return destination.timeout + 30
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from shared import subjects
 from shared.config import KINDS, decode_item, to_builtins
 from shared.configstore import APPLIED_BY, key_for
 
-KV_STREAM = f"KV_{subjects.CONFIG_BUCKET}"
+KV_STREAM = subjects.kv_stream(subjects.CONFIG_BUCKET)
 
 
 @dataclass
